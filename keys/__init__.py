@@ -1,1 +1,30 @@
-"""placeholder"""
+"""Key hierarchy: a key-encryption key per epoch wraps one data key per customer."""
+
+from keys.datakey import DataKey, key_commitment
+from keys.errors import (
+    DecryptionFailed,
+    KekError,
+    KekFileInsecure,
+    KeyDestroyed,
+    KeyNotFound,
+    KeysError,
+)
+from keys.kek import KekProvider, LocalKekProvider
+from keys.store import Destruction, KeyRecord, KeyStore, Rotation
+
+__all__ = [
+    "DataKey",
+    "DecryptionFailed",
+    "Destruction",
+    "KekError",
+    "KekFileInsecure",
+    "KekProvider",
+    "KeyDestroyed",
+    "KeyNotFound",
+    "KeyRecord",
+    "KeyStore",
+    "KeysError",
+    "LocalKekProvider",
+    "Rotation",
+    "key_commitment",
+]

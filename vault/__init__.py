@@ -1,1 +1,45 @@
-"""placeholder"""
+"""The vault: customers, consents, encrypted templates, the match index and the audit log."""
+
+from vault.audit import SYSTEM, Actor, AuditEvent, canonical_json, read_events
+from vault.consent import LANGUAGES, PURPOSES, Consent, ConsentRequest, PurposeState, notice_sha256
+from vault.errors import (
+    ConsentNotFound,
+    CustomerErased,
+    CustomerExists,
+    CustomerNotFound,
+    InvalidEmbedding,
+    InvalidRequest,
+    VaultError,
+)
+from vault.index import Grant, Hit, MatchIndex
+from vault.service import CustomerView, Enrolment, Erasure, Revocation, TemplateInfo, Vault
+
+__all__ = [
+    "LANGUAGES",
+    "PURPOSES",
+    "SYSTEM",
+    "Actor",
+    "AuditEvent",
+    "Consent",
+    "ConsentNotFound",
+    "ConsentRequest",
+    "CustomerErased",
+    "CustomerExists",
+    "CustomerNotFound",
+    "CustomerView",
+    "Enrolment",
+    "Erasure",
+    "Grant",
+    "Hit",
+    "InvalidEmbedding",
+    "InvalidRequest",
+    "MatchIndex",
+    "PurposeState",
+    "Revocation",
+    "TemplateInfo",
+    "Vault",
+    "VaultError",
+    "canonical_json",
+    "notice_sha256",
+    "read_events",
+]

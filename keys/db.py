@@ -1,0 +1,82 @@
+"""Database plumbing shared by the key store and the vault: engines and UTC timestamps."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
+    """Create an engine that never logs bound parameters; SQLite gets WAL and sane pragmas.
+
+    ``secure_delete`` makes SQLite zero deleted content on every connection (it is a
+    per-connection setting), which the key store needs so destroyed keys leave no bytes.
+    """
+    is_sqlite = url.startswith("sqlite")
+    kwargs: dict[str, Any] = {"hide_parameters": True}
+    if is_sqlite:
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            if secure_delete:
+                cur.execute("PRAGMA secure_delete=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            # Take the write lock at BEGIN so read-then-write transactions never deadlock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own is disabled).
+        @event.listens_for(engine, "connect", insert=True)
+        def _no_autobegin(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+    return engine
+
+
+def checkpoint_truncate(engine: Engine) -> None:
+    """Fold the SQLite WAL into the database and truncate it, so deleted rows leave no copy."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        for _ in range(200):
+            row = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if row is not None and row[0] == 0:
+                return
+            time.sleep(0.01)
+    finally:
+        raw.close()
+    raise RuntimeError("the SQLite WAL could not be checkpointed (a reader holds it)")

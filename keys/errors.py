@@ -1,0 +1,59 @@
+"""Errors raised by the key hierarchy.
+
+KeysError
+ +-- KekError              the key-encryption key is missing, unreadable or refused
+ |    +-- KekFileInsecure  the key file is readable by other users
+ +-- KeyNotFound           no data key was ever made for this customer
+ +-- KeyDestroyed          the customer's data key was destroyed (crypto-shredded)
+ +-- DecryptionFailed      any failure to open a sealed value, whatever the cause
+"""
+
+from __future__ import annotations
+
+
+class KeysError(Exception):
+    """Base class of every error from the ``keys`` package."""
+
+    code = "keys_error"
+
+
+class KekError(KeysError):
+    """The key-encryption key cannot be used."""
+
+    code = "kek_unavailable"
+
+
+class KekFileInsecure(KekError):
+    """The key file's permissions let other users read it."""
+
+    code = "kek_file_insecure"
+
+
+class KeyNotFound(KeysError):
+    """No data key exists for the customer."""
+
+    code = "key_not_found"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"no data key for customer {customer_id!r}")
+        self.customer_id = customer_id
+
+
+class KeyDestroyed(KeysError):
+    """The customer's data key was destroyed; their data can never be opened again."""
+
+    code = "key_destroyed"
+
+    def __init__(self, customer_id: str, key_id: str) -> None:
+        super().__init__(f"data key {key_id} of customer {customer_id!r} is destroyed")
+        self.customer_id = customer_id
+        self.key_id = key_id
+
+
+class DecryptionFailed(KeysError):
+    """A sealed value could not be opened (wrong key, wrong context or tampered bytes)."""
+
+    code = "decryption_failed"
+
+    def __init__(self) -> None:
+        super().__init__("decryption failed")

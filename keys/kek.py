@@ -1,0 +1,180 @@
+"""Key-encryption-key (KEK) providers.
+
+A provider wraps and unwraps customers' data keys and never hands out its own key.
+KEKs are numbered by *epoch*: rotation creates epoch N+1, every live data key is
+re-wrapped under it, and epoch N is destroyed, so old copies of the key store (backups,
+disk images) hold data keys wrapped under a KEK that no longer exists.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import threading
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from keys import aead
+from keys.errors import DecryptionFailed, KekError, KekFileInsecure
+
+
+@runtime_checkable
+class KekProvider(Protocol):
+    """What the key store needs from wherever the key-encryption key lives."""
+
+    name: str
+
+    def current_epoch(self) -> int:
+        """Return the epoch new data keys are wrapped under."""
+        ...
+
+    def epochs(self) -> list[int]:
+        """Return every epoch that still exists, oldest first."""
+        ...
+
+    def wrap(self, dek: bytes | bytearray, *, epoch: int, context: tuple[str, ...]) -> bytes:
+        """Wrap a data key under the KEK of ``epoch``, bound to ``context``."""
+        ...
+
+    def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
+        """Unwrap a data key; raises DecryptionFailed on any mismatch."""
+        ...
+
+    def new_epoch(self) -> int:
+        """Create the KEK of the next epoch and make it current."""
+        ...
+
+    def destroy_epoch(self, epoch: int) -> None:
+        """Destroy the KEK of an epoch that is no longer current."""
+        ...
+
+
+_EPOCH_FILE = re.compile(r"^epoch-(\d{6})\.kek$")
+
+
+class LocalKekProvider:
+    """Development KEK: 32 random bytes per epoch in 0600 files under one directory.
+
+    Also accepts a single fixed KEK (for example from an environment variable), which
+    cannot be rotated.
+    """
+
+    name = "local"
+
+    def __init__(self, directory: Path | None, *, fixed: bytes | None = None) -> None:
+        self._dir = directory
+        self._lock = threading.Lock()
+        self._keys: dict[int, bytearray] = {}
+        if fixed is not None:
+            if len(fixed) != aead.KEY_BYTES:
+                raise KekError("the KEK must be exactly 32 bytes")
+            self._keys[1] = bytearray(fixed)
+        elif directory is not None:
+            self._load()
+        if not self._keys:
+            raise KekError(
+                "no key-encryption key found; run `facekeep init` to create one"
+                + (f" in {directory}" if directory else "")
+            )
+
+    @classmethod
+    def create(cls, directory: Path) -> LocalKekProvider:
+        """Create the directory and epoch 1 if no KEK exists yet (idempotent)."""
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not any(_EPOCH_FILE.match(p.name) for p in directory.iterdir()):
+            _write_key_file(directory / _epoch_name(1), aead.new_key())
+        return cls(directory)
+
+    def _load(self) -> None:
+        assert self._dir is not None
+        if not self._dir.is_dir():
+            return
+        for path in sorted(self._dir.iterdir()):
+            match = _EPOCH_FILE.match(path.name)
+            if match:
+                self._keys[int(match.group(1))] = _read_key_file(path)
+
+    def current_epoch(self) -> int:
+        return max(self._keys)
+
+    def epochs(self) -> list[int]:
+        return sorted(self._keys)
+
+    def _key(self, epoch: int) -> bytearray:
+        try:
+            return self._keys[epoch]
+        except KeyError:
+            raise DecryptionFailed() from None
+
+    def wrap(self, dek: bytes | bytearray, *, epoch: int, context: tuple[str, ...]) -> bytes:
+        return aead.seal(self._key(epoch), bytes(dek), context)
+
+    def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
+        return bytearray(aead.open_sealed(self._key(epoch), wrapped, context))
+
+    def new_epoch(self) -> int:
+        if self._dir is None:
+            raise KekError("a KEK given as a fixed value cannot be rotated; use a key directory")
+        with self._lock:
+            epoch = self.current_epoch() + 1
+            key = aead.new_key()
+            _write_key_file(self._dir / _epoch_name(epoch), key)
+            self._keys[epoch] = key
+            return epoch
+
+    def destroy_epoch(self, epoch: int) -> None:
+        if epoch == self.current_epoch():
+            raise KekError("the current KEK epoch cannot be destroyed")
+        with self._lock:
+            key = self._keys.pop(epoch, None)
+            if key is not None:
+                aead.wipe(key)
+            if self._dir is not None:
+                _shred_file(self._dir / _epoch_name(epoch))
+
+
+def _epoch_name(epoch: int) -> str:
+    return f"epoch-{epoch:06d}.kek"
+
+
+def _write_key_file(path: Path, key: bytearray) -> None:
+    """Write a key file atomically with mode 0600 (never world- or group-readable)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, bytes(key))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_key_file(path: Path) -> bytearray:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KekFileInsecure(
+            f"key file {path} is accessible by other users (mode {stat.S_IMODE(mode):o}); "
+            "run `chmod 600` on it"
+        )
+    data = bytearray(path.read_bytes())
+    if len(data) != aead.KEY_BYTES:
+        raise KekError(f"key file {path} is not a 32-byte key")
+    return data
+
+
+def _shred_file(path: Path) -> None:
+    """Overwrite a key file with zeros before unlinking it (best effort on CoW filesystems)."""
+    if not path.exists():
+        return
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.write(b"\0" * size)
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()

@@ -1,0 +1,336 @@
+"""The key store: one wrapped data key per customer, in its own database.
+
+Kept apart from the template database so that a copy of the templates never carries keys.
+Destroying a key deletes its wrapped bytes with SQLite ``secure_delete=ON`` and truncates
+the WAL, so no byte of it can be read back from the files.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from keys import aead
+from keys.datakey import DataKey, key_commitment
+from keys.db import UTCDateTime, checkpoint_truncate, make_engine
+from keys.errors import KeyDestroyed, KeyNotFound
+from keys.kek import KekProvider
+
+Clock = Callable[[], datetime]
+
+metadata = MetaData()
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("kek_epoch", Integer, nullable=False),
+    Column("commitment", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("destroyed_at", UTCDateTime(), nullable=True),
+    Column("destroy_reason", Text, nullable=True),
+)
+
+# The secret part lives in its own table so destruction is a DELETE of the whole row.
+wrapped_keys = Table(
+    "wrapped_keys",
+    metadata,
+    Column("key_id", String(64), ForeignKey("data_keys.key_id"), primary_key=True),
+    Column("kek_epoch", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+)
+
+ACTIVE = "active"
+DESTROYED = "destroyed"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What may be known about a data key without its bytes."""
+
+    key_id: str
+    customer_id: str
+    state: str
+    kek_epoch: int
+    commitment: str
+    created_at: datetime
+    destroyed_at: datetime | None
+    destroy_reason: str | None
+
+
+@dataclass(frozen=True)
+class Destruction:
+    """The outcome of destroying a customer's key."""
+
+    record: KeyRecord
+    already_destroyed: bool
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """The outcome of a KEK rotation."""
+
+    new_epoch: int
+    destroyed_epochs: list[int]
+    rewrapped: int
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _wrap_context(customer_id: str, key_id: str, epoch: int) -> tuple[str, ...]:
+    return ("facekeep/dek/v1", customer_id, key_id, str(epoch))
+
+
+class KeyStore:
+    """Creates, opens, destroys and re-wraps customers' data keys."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        kek: KekProvider,
+        clock: Clock = _utcnow,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.engine = engine
+        self.kek = kek
+        self._clock = clock
+        self._cache: OrderedDict[str, DataKey] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open_url(cls, url: str, *, kek: KekProvider, clock: Clock = _utcnow) -> KeyStore:
+        """Open (and create if needed) the key store at a database URL."""
+        store = cls(make_engine(url, secure_delete=True), kek=kek, clock=clock)
+        store.create_schema()
+        return store
+
+    def create_schema(self) -> None:
+        """Create the tables if they do not exist."""
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        """Drop cached keys and release the database."""
+        with self._lock:
+            for key in self._cache.values():
+                key.wipe()
+            self._cache.clear()
+        self.engine.dispose()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def record(self, customer_id: str) -> KeyRecord | None:
+        """Return the key record of a customer, or None if none was made."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(data_keys).where(data_keys.c.customer_id == customer_id)
+            ).first()
+        return None if row is None else KeyRecord(**row._asdict())
+
+    def record_by_key_id(self, key_id: str) -> KeyRecord | None:
+        """Return the key record with this key id, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(data_keys).where(data_keys.c.key_id == key_id)).first()
+        return None if row is None else KeyRecord(**row._asdict())
+
+    def records(self) -> Iterator[KeyRecord]:
+        """Every key record, active and destroyed, in key id order."""
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(data_keys).order_by(data_keys.c.key_id)):
+                yield KeyRecord(**row._asdict())
+
+    # -- creating and using --------------------------------------------------------------
+
+    def ensure_key(self, customer_id: str) -> KeyRecord:
+        """Create the customer's data key unless one exists; concurrent calls keep one."""
+        existing = self.record(customer_id)
+        if existing is not None:
+            if existing.state == DESTROYED:
+                raise KeyDestroyed(customer_id, existing.key_id)
+            return existing
+        key_id = "k_" + secrets.token_hex(16)
+        epoch = self.kek.current_epoch()
+        dek = aead.new_key()
+        try:
+            wrapped = self.kek.wrap(
+                dek, epoch=epoch, context=_wrap_context(customer_id, key_id, epoch)
+            )
+            row = {
+                "key_id": key_id,
+                "customer_id": customer_id,
+                "state": ACTIVE,
+                "kek_epoch": epoch,
+                "commitment": key_commitment(dek, key_id),
+                "created_at": self._clock(),
+            }
+            with self.engine.begin() as conn:
+                result = conn.execute(self._insert_if_absent(row))
+                if result.rowcount == 1:
+                    conn.execute(
+                        insert(wrapped_keys).values(key_id=key_id, kek_epoch=epoch, wrapped=wrapped)
+                    )
+        finally:
+            aead.wipe(dek)
+        record = self.record(customer_id)
+        assert record is not None
+        if record.state == DESTROYED:
+            raise KeyDestroyed(customer_id, record.key_id)
+        return record
+
+    def _insert_if_absent(self, row: dict[str, object]):  # type: ignore[no-untyped-def]
+        dialect = self.engine.dialect.name
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(data_keys).values(**row)
+        return stmt.on_conflict_do_nothing(index_elements=["customer_id"])
+
+    def data_key(self, customer_id: str) -> DataKey:
+        """Return the customer's unwrapped data key (cached in this process only)."""
+        with self._lock:
+            cached = self._cache.get(customer_id)
+            if cached is not None:
+                self._cache.move_to_end(customer_id)
+                return cached
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    data_keys.c.key_id,
+                    data_keys.c.state,
+                    wrapped_keys.c.kek_epoch,
+                    wrapped_keys.c.wrapped,
+                )
+                .select_from(data_keys.outerjoin(wrapped_keys))
+                .where(data_keys.c.customer_id == customer_id)
+            ).first()
+        if row is None:
+            raise KeyNotFound(customer_id)
+        if row.state != ACTIVE or row.wrapped is None:
+            raise KeyDestroyed(customer_id, row.key_id)
+        raw = self.kek.unwrap(
+            row.wrapped,
+            epoch=row.kek_epoch,
+            context=_wrap_context(customer_id, row.key_id, row.kek_epoch),
+        )
+        key = DataKey(raw, key_id=row.key_id, customer_id=customer_id)
+        with self._lock:
+            self._cache[customer_id] = key
+            while len(self._cache) > self._cache_size:
+                _, old = self._cache.popitem(last=False)
+                old.wipe()
+        return key
+
+    def seal(self, customer_id: str, plaintext: bytes, context: Sequence[str]) -> bytes:
+        """Encrypt under the customer's data key, bound to ``context``."""
+        return self.data_key(customer_id).seal(plaintext, context)
+
+    def open(self, customer_id: str, sealed: bytes, context: Sequence[str]) -> bytes:
+        """Decrypt with the customer's data key; raises KeyDestroyed once it is gone."""
+        return self.data_key(customer_id).open(sealed, context)
+
+    def forget(self, customer_id: str) -> None:
+        """Drop a cached key from this process's memory."""
+        with self._lock:
+            key = self._cache.pop(customer_id, None)
+        if key is not None:
+            key.wipe()
+
+    # -- destroying ----------------------------------------------------------------------
+
+    def destroy(self, customer_id: str, reason: str) -> Destruction:
+        """Crypto-shred the customer's key: delete its wrapped bytes for good. Idempotent."""
+        self.forget(customer_id)
+        now = self._clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(data_keys).where(data_keys.c.customer_id == customer_id)
+            ).first()
+            if row is None:
+                raise KeyNotFound(customer_id)
+            already = row.state == DESTROYED
+            conn.execute(delete(wrapped_keys).where(wrapped_keys.c.key_id == row.key_id))
+            if not already:
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.key_id == row.key_id)
+                    .values(state=DESTROYED, destroyed_at=now, destroy_reason=reason)
+                )
+        checkpoint_truncate(self.engine)
+        self.forget(customer_id)
+        record = self.record(customer_id)
+        assert record is not None
+        return Destruction(record=record, already_destroyed=already)
+
+    # -- rotating ------------------------------------------------------------------------
+
+    def rotate(self) -> Rotation:
+        """Create a new KEK epoch, re-wrap every live key under it, destroy older epochs."""
+        self.kek.new_epoch()
+        return self.finish_rotation()
+
+    def finish_rotation(self) -> Rotation:
+        """Re-wrap keys still under older epochs and destroy those epochs (resumable)."""
+        new = self.kek.current_epoch()
+        rewrapped = 0
+        with self.engine.connect() as conn:
+            stale = conn.execute(
+                select(data_keys.c.key_id, data_keys.c.customer_id)
+                .join(wrapped_keys)
+                .where(wrapped_keys.c.kek_epoch != new)
+            ).all()
+        for key_id, customer_id in stale:
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    select(wrapped_keys).where(wrapped_keys.c.key_id == key_id)
+                ).first()
+                if row is None or row.kek_epoch == new:
+                    continue
+                dek = self.kek.unwrap(
+                    row.wrapped,
+                    epoch=row.kek_epoch,
+                    context=_wrap_context(customer_id, key_id, row.kek_epoch),
+                )
+                try:
+                    wrapped = self.kek.wrap(
+                        dek, epoch=new, context=_wrap_context(customer_id, key_id, new)
+                    )
+                finally:
+                    aead.wipe(dek)
+                conn.execute(
+                    update(wrapped_keys)
+                    .where(wrapped_keys.c.key_id == key_id)
+                    .values(kek_epoch=new, wrapped=wrapped)
+                )
+                conn.execute(
+                    update(data_keys).where(data_keys.c.key_id == key_id).values(kek_epoch=new)
+                )
+            rewrapped += 1
+        checkpoint_truncate(self.engine)
+        old = [e for e in self.kek.epochs() if e != new]
+        for epoch in old:
+            self.kek.destroy_epoch(epoch)
+        return Rotation(new_epoch=new, destroyed_epochs=old, rewrapped=rewrapped)

@@ -1,0 +1,75 @@
+"""Errors raised by the vault.
+
+VaultError
+ +-- InvalidRequest        a caller's input is malformed (code names which part)
+ |    +-- InvalidEmbedding  not 128 finite numbers
+ +-- CustomerNotFound      no such customer
+ +-- CustomerExists        enrolment of an id that is already enrolled
+ +-- CustomerErased        the customer was erased; their id is never reused
+ +-- ConsentNotFound       no such consent, or not this customer's
+"""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Base class of every error from the ``vault`` package."""
+
+    code = "vault_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(VaultError):
+    """A caller's input is malformed."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class InvalidEmbedding(InvalidRequest):
+    """An embedding that is not 128 finite numbers."""
+
+    code = "invalid_embedding"
+
+
+class CustomerNotFound(VaultError):
+    """No customer with this id."""
+
+    code = "customer_not_found"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"no customer {customer_id!r}")
+        self.customer_id = customer_id
+
+
+class CustomerExists(VaultError):
+    """The customer id is already enrolled."""
+
+    code = "customer_exists"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"customer {customer_id!r} is already enrolled")
+        self.customer_id = customer_id
+
+
+class CustomerErased(VaultError):
+    """The customer was erased; nothing can be done with their id any more."""
+
+    code = "customer_erased"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"customer {customer_id!r} was erased")
+        self.customer_id = customer_id
+
+
+class ConsentNotFound(VaultError):
+    """No such consent for this customer."""
+
+    code = "consent_not_found"

@@ -1,0 +1,83 @@
+"""Tables of the template and consent database (never holds keys)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from keys.db import UTCDateTime
+
+metadata = MetaData()
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    # active -> erasing -> erased; "erasing" is the crash-recovery marker of an erase.
+    Column("status", String(16), nullable=False),
+    Column("key_id", String(64), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("erased_at", UTCDateTime(), nullable=True),
+    Column("erase_reason", Text, nullable=True),
+    Column("access_code_hash", String(128), nullable=True, unique=True),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("consent_id", String(64), primary_key=True),
+    Column("customer_id", String(64), ForeignKey("customers.customer_id"), nullable=False),
+    Column("venues", Text, nullable=False),  # JSON list of venue ids
+    Column("notice_version", String(64), nullable=False),
+    Column("notice_lang", String(8), nullable=False),
+    Column("notice_text", Text, nullable=False),
+    Column("notice_sha256", String(64), nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("device", String(128), nullable=False),
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Index("ix_consents_customer", "customer_id"),
+)
+
+consent_purposes = Table(
+    "consent_purposes",
+    metadata,
+    Column("consent_id", String(64), ForeignKey("consents.consent_id"), primary_key=True),
+    Column("purpose", String(32), primary_key=True),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("revoke_reason", String(32), nullable=True),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("template_id", String(64), primary_key=True),
+    Column("customer_id", String(64), ForeignKey("customers.customer_id"), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("model_name", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_templates_customer", "customer_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("leaf", Text, nullable=False),  # canonical JSON of the event, the Merkle leaf
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("action", String(48), nullable=False),
+    Column("customer_id", String(64), nullable=True),
+    Index("ix_audit_customer", "customer_id"),
+)

@@ -1,0 +1,679 @@
+"""The vault: consented enrolment, consent-gated matching, revocation and crypto-shredding.
+
+Every state change and its audit event are written in one transaction. An erase spans two
+databases (templates here, keys in the key store), so it is written as a recoverable
+sequence: mark the customer ``erasing`` and revoke everything, destroy the key, mark
+``erased``; :meth:`Vault.recover` completes any erase a crash interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection, Engine, delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keys import KeyDestroyed, KeyNotFound, KeyStore
+from keys.db import checkpoint_truncate, make_engine
+from vault.audit import SYSTEM, Actor, append_event
+from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
+from vault.errors import CustomerErased, CustomerExists, CustomerNotFound, InvalidRequest
+from vault.index import Grant, Hit, MatchIndex
+from vault.models import consent_purposes, consents, customers, metadata, templates
+from vault.templates import check_embedding, check_embeddings, open_template, seal_template
+
+Clock = Callable[[], datetime]
+FaultHook = Callable[[str], None]
+
+ACTIVE, ERASING, ERASED = "active", "erasing", "erased"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """The result of enrolling a customer."""
+
+    customer_id: str
+    consent_id: str
+    template_ids: tuple[str, ...]
+    key_id: str
+    audit_seq: int
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """The result of a revocation: which purposes of which consents were withdrawn."""
+
+    customer_id: str
+    revoked: tuple[tuple[str, str], ...]  # (consent_id, purpose)
+    audit_seq: int | None
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """The result of an erase."""
+
+    customer_id: str
+    key_ids: tuple[str, ...]
+    commitments: tuple[str, ...]
+    kek_epoch: int | None
+    reason: str
+    erased_at: datetime
+    already_erased: bool
+    audit_seq: int | None
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """Template metadata (never the embedding)."""
+
+    template_id: str
+    model_name: str
+    model_version: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """What the vault holds about a customer, without any biometric data."""
+
+    customer_id: str
+    status: str
+    created_at: datetime
+    key_id: str | None
+    key_state: str | None
+    erased_at: datetime | None
+    erase_reason: str | None
+    consents: tuple[Consent, ...]
+    templates: tuple[TemplateInfo, ...]
+
+
+class Vault:
+    """Templates, consents, the match index and the audit log of one deployment."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        keys: KeyStore,
+        model_name: str,
+        model_version: str,
+        clock: Clock = _utcnow,
+        threshold: float = 0.5,
+        fault: FaultHook = _no_fault,
+    ) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.model_name = model_name
+        self.model_version = model_version
+        self.threshold = threshold
+        self.index = MatchIndex()
+        self._clock = clock
+        self._fault = fault
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open_url(cls, url: str, *, keys: KeyStore, **kwargs: Any) -> Vault:
+        """Open (and create if needed) the vault database at a URL."""
+        vault = cls(make_engine(url, secure_delete=True), keys=keys, **kwargs)
+        metadata.create_all(vault.engine)
+        return vault
+
+    def start(self) -> list[Erasure]:
+        """Finish interrupted erasures, then build the match index. Call once at start."""
+        completed = self.recover()
+        self.load_index()
+        return completed
+
+    def close(self) -> None:
+        """Release the database (the key store is closed by its owner)."""
+        self.engine.dispose()
+
+    def now(self) -> datetime:
+        """The vault's clock."""
+        return self._clock()
+
+    # -- enrolment -----------------------------------------------------------------------
+
+    def enroll(
+        self,
+        embeddings: Sequence[object],
+        consent: ConsentRequest,
+        *,
+        actor: Actor,
+        customer_id: str | None = None,
+        access_code_hash: str | None = None,
+    ) -> Enrolment:
+        """Enrol a new customer with their consent and 1 to 5 templates."""
+        consent = consent.validated()
+        vectors = check_embeddings(embeddings)
+        customer_id = check_id(customer_id, "customer") if customer_id else _new_id("c")
+        with self._lock:
+            self._refuse_existing(customer_id)
+            try:
+                record = self.keys.ensure_key(customer_id)
+            except KeyDestroyed:
+                raise CustomerErased(customer_id) from None
+            template_ids = tuple(_new_id("t") for _ in vectors)
+            sealed = [
+                seal_template(self.keys, customer_id, tid, self.model_version, vector)
+                for tid, vector in zip(template_ids, vectors, strict=True)
+            ]
+            self._fault("enroll.after_key")
+            now = self._clock()
+            consent_id = _new_id("cs")
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        customers.insert().values(
+                            customer_id=customer_id,
+                            status=ACTIVE,
+                            key_id=record.key_id,
+                            created_at=now,
+                            access_code_hash=access_code_hash,
+                        )
+                    )
+                    self._insert_consent(conn, customer_id, consent_id, consent, now)
+                    self._insert_templates(
+                        conn, customer_id, record.key_id, template_ids, sealed, now
+                    )
+                    seq = append_event(
+                        conn,
+                        ts=now,
+                        actor=actor,
+                        action="enrol",
+                        customer_id=customer_id,
+                        details={
+                            "consent": consent_id,
+                            "purposes": list(consent.purposes),
+                            "venues": list(consent.venues),
+                            "notice_version": consent.notice_version,
+                            "notice_sha256": notice_sha256(consent.notice_text),
+                            "lang": consent.lang,
+                            "templates": len(template_ids),
+                            "key_id": record.key_id,
+                        },
+                    )
+            except IntegrityError:
+                raise CustomerExists(customer_id) from None
+            self._fault("enroll.after_commit")
+            self._index_customer(customer_id, vectors)
+        return Enrolment(customer_id, consent_id, template_ids, record.key_id, seq)
+
+    def grant(self, customer_id: str, consent: ConsentRequest, *, actor: Actor) -> str:
+        """Record an additional consent for an enrolled customer; returns its id."""
+        consent = consent.validated()
+        with self._lock:
+            now = self._clock()
+            consent_id = _new_id("cs")
+            with self.engine.begin() as conn:
+                self._active_customer(conn, customer_id)
+                self._insert_consent(conn, customer_id, consent_id, consent, now)
+                append_event(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="consent.grant",
+                    customer_id=customer_id,
+                    details={
+                        "consent": consent_id,
+                        "purposes": list(consent.purposes),
+                        "venues": list(consent.venues),
+                        "notice_version": consent.notice_version,
+                        "notice_sha256": notice_sha256(consent.notice_text),
+                    },
+                )
+            self._index_customer(customer_id)
+        return consent_id
+
+    def replace_templates(
+        self, customer_id: str, embeddings: Sequence[object], *, actor: Actor
+    ) -> tuple[str, ...]:
+        """Replace a customer's templates with new ones (the customer corrects their face)."""
+        vectors = check_embeddings(embeddings)
+        with self._lock:
+            now = self._clock()
+            template_ids = tuple(_new_id("t") for _ in vectors)
+            with self.engine.begin() as conn:
+                row = self._active_customer(conn, customer_id)
+                sealed = [
+                    seal_template(self.keys, customer_id, tid, self.model_version, v)
+                    for tid, v in zip(template_ids, vectors, strict=True)
+                ]
+                old = conn.execute(
+                    delete(templates).where(templates.c.customer_id == customer_id)
+                ).rowcount
+                self._insert_templates(conn, customer_id, row.key_id, template_ids, sealed, now)
+                append_event(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="templates.replace",
+                    customer_id=customer_id,
+                    details={"removed": old, "added": len(template_ids)},
+                )
+            checkpoint_truncate(self.engine)
+            self._index_customer(customer_id, vectors)
+        return template_ids
+
+    # -- matching ------------------------------------------------------------------------
+
+    def match(
+        self,
+        probe: object,
+        *,
+        purpose: str,
+        venue: str,
+        actor: Actor,
+        audit: bool = True,
+    ) -> Hit | None:
+        """The consenting customer closest to ``probe``, or None; revoked, expired, erased
+        and unknown faces are all None."""
+        vector = check_embedding(probe)
+        now = self._clock()
+        hit = self.index.search(
+            vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
+        )
+        if audit:
+            details: dict[str, Any] = {"purpose": purpose, "venue": venue}
+            if hit is not None:
+                details |= {"consent": hit.consent_id, "distance": round(hit.distance, 4)}
+            with self.engine.begin() as conn:
+                append_event(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="match",
+                    outcome="match" if hit else "no_match",
+                    customer_id=hit.customer_id if hit else None,
+                    details=details,
+                )
+        return hit
+
+    # -- revocation ----------------------------------------------------------------------
+
+    def revoke(
+        self,
+        customer_id: str,
+        *,
+        actor: Actor,
+        purpose: str | None = None,
+        reason: str = "withdrawn",
+    ) -> Revocation:
+        """Withdraw one purpose (or all) of every consent; effective before this returns."""
+        if purpose is not None and purpose not in {"checkin", "marketing"}:
+            raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
+        with self._lock:
+            now = self._clock()
+            with self.engine.begin() as conn:
+                self._active_customer(conn, customer_id)
+                revoked = self._revoke_in(conn, customer_id, purpose, reason, now)
+                seq = append_event(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="consent.revoke",
+                    customer_id=customer_id,
+                    details={
+                        "purpose": purpose or "all",
+                        "reason": reason,
+                        "revoked": [list(r) for r in revoked],
+                    },
+                )
+            self._refresh_grants(customer_id)
+        return Revocation(customer_id, revoked, seq)
+
+    def _revoke_in(
+        self, conn: Connection, customer_id: str, purpose: str | None, reason: str, now: datetime
+    ) -> tuple[tuple[str, str], ...]:
+        ids = select(consents.c.consent_id).where(consents.c.customer_id == customer_id)
+        cond = consent_purposes.c.consent_id.in_(ids) & consent_purposes.c.revoked_at.is_(None)
+        if purpose is not None:
+            cond = cond & (consent_purposes.c.purpose == purpose)
+        rows = conn.execute(
+            select(consent_purposes.c.consent_id, consent_purposes.c.purpose).where(cond)
+        ).all()
+        conn.execute(
+            update(consent_purposes).where(cond).values(revoked_at=now, revoke_reason=reason)
+        )
+        return tuple((r.consent_id, r.purpose) for r in rows)
+
+    # -- erasure -------------------------------------------------------------------------
+
+    def erase(self, customer_id: str, *, reason: str, actor: Actor) -> Erasure:
+        """Revoke everything and destroy the customer's key. Idempotent."""
+        reason = (reason or "").strip()
+        if not reason or len(reason) > 200:
+            raise InvalidRequest("a reason (1-200 characters) is required", code="invalid_reason")
+        with self._lock:
+            now = self._clock()
+            with self.engine.begin() as conn:
+                row = conn.execute(
+                    select(customers).where(customers.c.customer_id == customer_id)
+                ).first()
+                if row is None:
+                    raise CustomerNotFound(customer_id)
+                if row.status == ERASED:
+                    return self._erasure_of(row, already=True)
+                if row.status == ACTIVE:
+                    self._revoke_in(conn, customer_id, None, "erasure", now)
+                    conn.execute(
+                        update(customers)
+                        .where(customers.c.customer_id == customer_id)
+                        .values(status=ERASING, erase_reason=reason, access_code_hash=None)
+                    )
+                    append_event(
+                        conn,
+                        ts=now,
+                        actor=actor,
+                        action="erase.begin",
+                        customer_id=customer_id,
+                        details={"reason": reason},
+                    )
+            self.index.remove(customer_id)
+            self._fault("erase.after_begin")
+            return self._finish_erase(customer_id, actor)
+
+    def _finish_erase(self, customer_id: str, actor: Actor) -> Erasure:
+        try:
+            destruction = self.keys.destroy(customer_id, reason="erasure")
+            key_ids: tuple[str, ...] = (destruction.record.key_id,)
+            commitments: tuple[str, ...] = (destruction.record.commitment,)
+            epoch: int | None = destruction.record.kek_epoch
+        except KeyNotFound:
+            key_ids, commitments, epoch = (), (), None
+        self._fault("erase.after_destroy")
+        now = self._clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(customers).where(customers.c.customer_id == customer_id)
+            ).one()
+            conn.execute(
+                update(customers)
+                .where(customers.c.customer_id == customer_id)
+                .values(status=ERASED, erased_at=now)
+            )
+            seq = append_event(
+                conn,
+                ts=now,
+                actor=actor,
+                action="erase.complete",
+                customer_id=customer_id,
+                details={
+                    "reason": row.erase_reason,
+                    "key_ids": list(key_ids),
+                    "key_commitments": list(commitments),
+                    "kek_epoch": epoch,
+                    "method": "crypto-shred AES-256-GCM data key",
+                },
+            )
+        return Erasure(customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq)
+
+    def _erasure_of(self, row: Any, *, already: bool) -> Erasure:
+        record = self.keys.record(row.customer_id)
+        return Erasure(
+            customer_id=row.customer_id,
+            key_ids=(record.key_id,) if record else (),
+            commitments=(record.commitment,) if record else (),
+            kek_epoch=record.kek_epoch if record else None,
+            reason=row.erase_reason,
+            erased_at=row.erased_at,
+            already_erased=already,
+            audit_seq=None,
+        )
+
+    def recover(self) -> list[Erasure]:
+        """Complete every erase that a crash left half done."""
+        with self.engine.connect() as conn:
+            pending = (
+                conn.execute(select(customers.c.customer_id).where(customers.c.status == ERASING))
+                .scalars()
+                .all()
+            )
+
+        done = []
+        with self._lock:
+            for customer_id in pending:
+                self.index.remove(customer_id)
+                done.append(self._finish_erase(customer_id, SYSTEM))
+        return done
+
+    # -- reading -------------------------------------------------------------------------
+
+    def show(self, customer_id: str) -> CustomerView:
+        """Everything held about a customer except biometric data."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(customers).where(customers.c.customer_id == customer_id)
+            ).first()
+            if row is None:
+                raise CustomerNotFound(customer_id)
+            consent_list = self._consents(conn, customer_id)
+            template_rows = conn.execute(
+                select(templates)
+                .where(templates.c.customer_id == customer_id)
+                .order_by(templates.c.created_at, templates.c.template_id)
+            ).all()
+        record = self.keys.record(customer_id)
+        return CustomerView(
+            customer_id=customer_id,
+            status=row.status,
+            created_at=row.created_at,
+            key_id=row.key_id,
+            key_state=record.state if record else None,
+            erased_at=row.erased_at,
+            erase_reason=row.erase_reason,
+            consents=consent_list,
+            templates=tuple(
+                TemplateInfo(t.template_id, t.model_name, t.model_version, t.created_at)
+                for t in template_rows
+            ),
+        )
+
+    def customer_by_code_hash(self, code_hash: str) -> str | None:
+        """The active customer whose access code hashes to ``code_hash``."""
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(customers.c.customer_id).where(
+                    (customers.c.access_code_hash == code_hash) & (customers.c.status == ACTIVE)
+                )
+            ).scalar_one_or_none()
+
+    def sealed_templates(self, customer_id: str) -> list[tuple[str, bytes]]:
+        """The stored ciphertexts of a customer's templates (for demos and audits)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(templates.c.template_id, templates.c.sealed).where(
+                    templates.c.customer_id == customer_id
+                )
+            ).all()
+        return [(r.template_id, r.sealed) for r in rows]
+
+    def open_templates(self, customer_id: str) -> list[npt.NDArray[np.float32]]:
+        """Decrypt a customer's templates; raises keys.KeyDestroyed after an erase."""
+        return [
+            open_template(self.keys, customer_id, tid, self.model_version, sealed)
+            for tid, sealed in self.sealed_templates(customer_id)
+        ]
+
+    # -- index maintenance ---------------------------------------------------------------
+
+    def load_index(self) -> int:
+        """Rebuild the match index from the encrypted templates of consenting customers."""
+        with self.engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    select(customers.c.customer_id)
+                    .where(customers.c.status == ACTIVE)
+                    .where(exists().where(templates.c.customer_id == customers.c.customer_id))
+                )
+                .scalars()
+                .all()
+            )
+        for customer_id in ids:
+            self._index_customer(customer_id)
+        return len(self.index)
+
+    def _grants(self, conn: Connection, customer_id: str) -> tuple[Grant, ...]:
+        now = self._clock()
+        grants = []
+        for consent in self._consents(conn, customer_id):
+            for purpose in consent.active_purposes(now):
+                grants.append(
+                    Grant(
+                        consent.consent_id, purpose, frozenset(consent.venues), consent.expires_at
+                    )
+                )
+        return tuple(grants)
+
+    def _index_customer(
+        self, customer_id: str, vectors: list[npt.NDArray[np.float32]] | None = None
+    ) -> None:
+        with self.engine.connect() as conn:
+            grants = self._grants(conn, customer_id)
+        if not grants:
+            self.index.remove(customer_id)
+            return
+        if vectors is None:
+            try:
+                vectors = [v for v in self.open_templates(customer_id) if v.shape == (128,)]
+            except (KeyDestroyed, KeyNotFound):
+                self.index.remove(customer_id)
+                return
+        if vectors:
+            self.index.put(customer_id, np.stack(vectors), grants)
+
+    def _refresh_grants(self, customer_id: str) -> None:
+        with self.engine.connect() as conn:
+            grants = self._grants(conn, customer_id)
+        self.index.set_grants(customer_id, grants)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _refuse_existing(self, customer_id: str) -> None:
+        with self.engine.connect() as conn:
+            status = conn.execute(
+                select(customers.c.status).where(customers.c.customer_id == customer_id)
+            ).scalar_one_or_none()
+        if status in (ERASING, ERASED):
+            raise CustomerErased(customer_id)
+        if status is not None:
+            raise CustomerExists(customer_id)
+
+    def _active_customer(self, conn: Connection, customer_id: str) -> Any:
+        row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
+        if row is None:
+            raise CustomerNotFound(customer_id)
+        if row.status != ACTIVE:
+            raise CustomerErased(customer_id)
+        return row
+
+    def _insert_consent(
+        self,
+        conn: Connection,
+        customer_id: str,
+        consent_id: str,
+        consent: ConsentRequest,
+        now: datetime,
+    ) -> None:
+        if consent.expires_at is not None and consent.expires_at <= now:
+            raise InvalidRequest("the consent would already be expired", code="invalid_expiry")
+        conn.execute(
+            consents.insert().values(
+                consent_id=consent_id,
+                customer_id=customer_id,
+                venues=json.dumps(sorted(set(consent.venues))),
+                notice_version=consent.notice_version,
+                notice_lang=consent.lang,
+                notice_text=consent.notice_text,
+                notice_sha256=notice_sha256(consent.notice_text),
+                method=consent.method,
+                device=consent.device,
+                granted_at=now,
+                expires_at=consent.expires_at,
+            )
+        )
+        conn.execute(
+            consent_purposes.insert(),
+            [{"consent_id": consent_id, "purpose": p} for p in sorted(set(consent.purposes))],
+        )
+
+    def _insert_templates(
+        self,
+        conn: Connection,
+        customer_id: str,
+        key_id: str,
+        template_ids: Sequence[str],
+        sealed: Sequence[bytes],
+        now: datetime,
+    ) -> None:
+        conn.execute(
+            templates.insert(),
+            [
+                {
+                    "template_id": tid,
+                    "customer_id": customer_id,
+                    "key_id": key_id,
+                    "model_name": self.model_name,
+                    "model_version": self.model_version,
+                    "sealed": blob,
+                    "created_at": now,
+                }
+                for tid, blob in zip(template_ids, sealed, strict=True)
+            ],
+        )
+
+    def _consents(self, conn: Connection, customer_id: str) -> tuple[Consent, ...]:
+        rows = conn.execute(
+            select(consents)
+            .where(consents.c.customer_id == customer_id)
+            .order_by(consents.c.granted_at, consents.c.consent_id)
+        ).all()
+        if not rows:
+            return ()
+        purpose_rows = conn.execute(
+            select(consent_purposes).where(
+                consent_purposes.c.consent_id.in_([r.consent_id for r in rows])
+            )
+        ).all()
+        by_consent: dict[str, list[PurposeState]] = {}
+        for p in purpose_rows:
+            by_consent.setdefault(p.consent_id, []).append(
+                PurposeState(p.purpose, p.revoked_at, p.revoke_reason)
+            )
+        return tuple(
+            Consent(
+                consent_id=r.consent_id,
+                customer_id=r.customer_id,
+                venues=tuple(json.loads(r.venues)),
+                notice_version=r.notice_version,
+                notice_lang=r.notice_lang,
+                notice_text=r.notice_text,
+                notice_sha256=r.notice_sha256,
+                method=r.method,
+                device=r.device,
+                granted_at=r.granted_at,
+                expires_at=r.expires_at,
+                purposes=tuple(sorted(by_consent.get(r.consent_id, []), key=lambda s: s.purpose)),
+            )
+            for r in rows
+        )
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
