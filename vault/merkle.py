@@ -230,6 +230,8 @@ def verify_consistency(
         if not _hashes_equal(old_root, EMPTY_ROOT):
             raise ProofError("root of the empty tree must be EMPTY_ROOT")
         return
+    if not proof:
+        raise ProofError("consistency proof is empty")
     if len(proof) != _consistency_proof_len(old_size, new_size):
         raise ProofError("consistency proof has the wrong length")
     for p in proof:

@@ -1,0 +1,313 @@
+"""The ``facekeep`` command line. Every command prints one JSON object on stdout; errors
+print ``{"error": CODE, "message": ...}`` and exit non-zero."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from api.notices import UnknownNotice, notice_text
+from api.operations import enroll_images, match_image
+from api.runtime import Runtime, init_data_dir, open_runtime
+from api.settings import Settings
+from enroll import EnrollError
+from keys import KeysError
+from vault import Actor, ConsentRequest, VaultError
+
+F = TypeVar("F", bound=Callable[..., Any])
+CLI_ACTOR = Actor(role="operator", id="cli")
+
+
+class CliError(Exception):
+    """An error reported as JSON with a stable code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes, tuples and paths to plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit(value: Any) -> None:
+    """Print one JSON object."""
+    click.echo(json.dumps(to_jsonable(value), ensure_ascii=False))
+
+
+def data_dir_option(func: F) -> F:
+    """Add ``--data-dir`` to a command."""
+    return click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Data directory (default ./facekeep-data or FACEKEEP_DATA_DIR).",
+    )(func)
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    """Settings from the environment, with ``--data-dir`` taking precedence."""
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def runtime_for(data_dir: Path | None) -> Runtime:
+    """Open the vault of a data directory."""
+    return open_runtime(load_settings(data_dir))
+
+
+def read_image(path: Path) -> bytes:
+    """Read an image file given on the command line."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError("file_not_readable", f"cannot read {path}: {exc.strerror}") from None
+
+
+@click.group()
+@click.version_option(package_name="facekeep")
+def cli() -> None:
+    """facekeep: a consent-first, crypto-shredding face-data vault."""
+
+
+@cli.command()
+@data_dir_option
+def init(data_dir: Path | None) -> None:
+    """Create the data directory, the key file and both databases (idempotent)."""
+    settings = load_settings(data_dir)
+    path = init_data_dir(settings)
+    emit(
+        {"data_dir": path.resolve(), "vault": settings.vault_url(), "keystore": settings.keys_url()}
+    )
+
+
+@cli.command()
+@data_dir_option
+@click.option("--customer", default=None, help="Pseudonymous customer id (generated if absent).")
+@click.option("--image", "images", multiple=True, required=True, type=click.Path(path_type=Path))
+@click.option("--purpose", "purposes", multiple=True, required=True)
+@click.option("--venue", "venues", multiple=True, required=True)
+@click.option("--notice-version", required=True)
+@click.option("--lang", required=True, type=click.Choice(["vi", "en"]))
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None)
+@click.option("--method", default="staff-cli", show_default=True)
+@click.option("--device", default="cli", show_default=True)
+def enroll(
+    data_dir: Path | None,
+    customer: str | None,
+    images: tuple[Path, ...],
+    purposes: tuple[str, ...],
+    venues: tuple[str, ...],
+    notice_version: str,
+    lang: str,
+    expires_days: int | None,
+    method: str,
+    device: str,
+) -> None:
+    """Enrol a customer with explicit consent and 1-5 photos."""
+    text = notice_text(notice_version, lang)
+    blobs = [read_image(p) for p in images]
+    runtime = runtime_for(data_dir)
+    try:
+        now = runtime.vault.now()
+        consent = ConsentRequest(
+            purposes=purposes,
+            venues=venues,
+            notice_text=text,
+            notice_version=notice_version,
+            lang=lang,
+            method=method,
+            device=device,
+            expires_at=now + timedelta(days=expires_days) if expires_days else None,
+        )
+        result = enroll_images(runtime, blobs, consent, actor=CLI_ACTOR, customer_id=customer)
+    finally:
+        runtime.close()
+    e = result.enrolment
+    emit(
+        {
+            "customer": e.customer_id,
+            "consent": e.consent_id,
+            "templates": len(e.template_ids),
+            "key_id": e.key_id,
+            "purposes": sorted(set(purposes)),
+            "venues": sorted(set(venues)),
+            "expires_at": consent.expires_at,
+            "access_code": result.access_code,
+        }
+    )
+
+
+@cli.command()
+@data_dir_option
+@click.option("--image", required=True, type=click.Path(path_type=Path))
+@click.option("--venue", required=True)
+@click.option("--purpose", default="checkin", show_default=True)
+def match(data_dir: Path | None, image: Path, venue: str, purpose: str) -> None:
+    """Match the largest face in a photo against consenting customers."""
+    blob = read_image(image)
+    runtime = runtime_for(data_dir)
+    try:
+        hit = match_image(runtime, blob, purpose=purpose, venue=venue, actor=CLI_ACTOR)
+    finally:
+        runtime.close()
+    emit(match_answer(hit))
+
+
+def match_answer(hit: Any) -> dict[str, Any]:
+    """The kiosk's answer: a consenting customer, or just ``{"match": false}``."""
+    if hit is None:
+        return {"match": False}
+    return {
+        "match": True,
+        "customer": hit.customer_id,
+        "distance": round(hit.distance, 4),
+        "consent": hit.consent_id,
+    }
+
+
+@cli.command()
+@data_dir_option
+@click.option("--customer", required=True)
+@click.option("--purpose", default=None, help="Withdraw only this purpose (default: all).")
+def revoke(data_dir: Path | None, customer: str, purpose: str | None) -> None:
+    """Withdraw a customer's consent, for one purpose or all."""
+    runtime = runtime_for(data_dir)
+    try:
+        result = runtime.vault.revoke(customer, purpose=purpose, actor=CLI_ACTOR)
+    finally:
+        runtime.close()
+    emit(
+        {
+            "customer": customer,
+            "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
+            "purpose": purpose or "all",
+        }
+    )
+
+
+@cli.command()
+@data_dir_option
+@click.option("--customer", required=True)
+@click.option("--reason", required=True)
+def erase(data_dir: Path | None, customer: str, reason: str) -> None:
+    """Erase a customer: revoke everything and destroy their data key (crypto-shred)."""
+    runtime = runtime_for(data_dir)
+    try:
+        result = runtime.vault.erase(customer, reason=reason, actor=CLI_ACTOR)
+    finally:
+        runtime.close()
+    emit(
+        {
+            "customer": customer,
+            "erased": True,
+            "already_erased": result.already_erased,
+            "destroyed_key_ids": list(result.key_ids),
+            "key_commitments": list(result.commitments),
+            "kek_epoch": result.kek_epoch,
+            "reason": result.reason,
+            "erased_at": result.erased_at,
+        }
+    )
+
+
+@cli.command()
+@data_dir_option
+@click.option("--customer", required=True)
+def show(data_dir: Path | None, customer: str) -> None:
+    """Show a customer's consents and template metadata (never an embedding)."""
+    runtime = runtime_for(data_dir)
+    try:
+        view = runtime.vault.show(customer)
+        now = runtime.vault.now()
+    finally:
+        runtime.close()
+    out = to_jsonable(view)
+    for consent, raw in zip(out["consents"], view.consents, strict=True):
+        consent["status"] = raw.status(now)
+        consent["active_purposes"] = list(raw.active_purposes(now))
+    emit(out)
+
+
+@cli.group(name="keys")
+def keys_group() -> None:
+    """Key management."""
+
+
+@keys_group.command()
+@data_dir_option
+def rotate(data_dir: Path | None) -> None:
+    """Create a new KEK epoch, re-wrap every live data key, destroy the old epochs."""
+    runtime = runtime_for(data_dir)
+    try:
+        result = runtime.keys.rotate()
+    finally:
+        runtime.close()
+    emit(result)
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where to keep the demo's vault (default: a temporary directory, removed after).",
+)
+@click.option("--faces", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print only a JSON summary.")
+def demo(data_dir: Path | None, faces: Path | None, as_json: bool) -> None:
+    """Run the whole story end to end on the sample faces that ship with facekeep."""
+    from api.demo import run_demo
+
+    summary = run_demo(data_dir=data_dir, faces=faces, say=None if as_json else click.echo)
+    if as_json:
+        emit(summary)
+    if not summary["ok"]:
+        sys.exit(1)
+
+
+def fail(code: str, message: str, status: int = 1) -> NoReturn:
+    """Print a JSON error and exit."""
+    click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
+    sys.exit(status)
+
+
+def main() -> None:
+    """Entry point of the ``facekeep`` console script."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        fail("aborted", "aborted", 130)
+    except click.ClickException as exc:
+        fail("usage", exc.format_message(), 2)
+    except CliError as exc:
+        fail(exc.code, exc.message)
+    except (EnrollError, VaultError, KeysError, UnknownNotice) as exc:
+        fail(exc.code, str(exc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Wiring: build the key store, the vault and the embedder from one Settings object."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from api.settings import Settings
+from enroll import MODEL_NAME, MODEL_VERSION, Embedder, FaceEmbedder, ImageLimits
+from keys import KekError, KekProvider, KeyStore, LocalKekProvider
+from vault import Vault
+
+
+def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
+    """The configured key-encryption-key provider."""
+    if settings.kek:
+        try:
+            raw = base64.b64decode(settings.kek, validate=True)
+        except binascii.Error:
+            raise KekError("FACEKEEP_KEK is not valid base64") from None
+        return LocalKekProvider(None, fixed=raw)
+    if create:
+        return LocalKekProvider.create(settings.kek_dir())
+    return LocalKekProvider(settings.kek_dir())
+
+
+def fault_hook(settings: Settings) -> Callable[[str], None]:
+    """Testing hook: SIGKILL this process at the configured point, as a crash would."""
+    point = settings.fault_point
+
+    def hook(name: str) -> None:
+        if point is not None and name == point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
+
+
+def make_embedder(settings: Settings) -> FaceEmbedder:
+    """The real face embedder with the configured limits."""
+    limits = ImageLimits(
+        max_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_image_pixels,
+        working_size=settings.working_size,
+    )
+    return FaceEmbedder(limits, min_face_size=settings.min_face_size)
+
+
+@dataclass
+class Runtime:
+    """Everything a command or the server works with."""
+
+    settings: Settings
+    keys: KeyStore
+    vault: Vault
+    embedder: Embedder
+
+    def close(self) -> None:
+        """Release databases and wipe cached keys."""
+        self.vault.close()
+        self.keys.close()
+
+
+def init_data_dir(settings: Settings) -> Path:
+    """Create the data directory (0700), the KEK and both databases. Idempotent."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    runtime = open_runtime(settings, create=True)
+    runtime.close()
+    return settings.data_dir
+
+
+def open_runtime(
+    settings: Settings,
+    *,
+    create: bool = False,
+    embedder: Embedder | None = None,
+    clock: Callable[[], datetime] | None = None,
+    start: bool = True,
+) -> Runtime:
+    """Open the stores (creating them if ``create``), recover, and build the index."""
+    if not create and settings.database_url is None and not settings.data_dir.exists():
+        raise KekError(f"no data directory at {settings.data_dir}; run `facekeep init` first")
+    kek = make_kek(settings, create=create)
+    extra = {"clock": clock} if clock is not None else {}
+    keys = KeyStore.open_url(settings.keys_url(), kek=kek, **extra)
+    vault = Vault.open_url(
+        settings.vault_url(),
+        keys=keys,
+        model_name=MODEL_NAME,
+        model_version=MODEL_VERSION,
+        threshold=settings.match_threshold,
+        fault=fault_hook(settings),
+        **extra,
+    )
+    if start:
+        if len(kek.epochs()) > 1:
+            # A rotation was interrupted: finish re-wrapping and destroy the old epochs.
+            keys.finish_rotation()
+        vault.start()
+    return Runtime(settings, keys, vault, embedder or make_embedder(settings))

@@ -1,0 +1,50 @@
+"""Configuration, read once at the edge (environment variables prefixed ``FACEKEEP_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a facekeep deployment. ``keys``, ``vault`` and ``enroll`` never read
+    the environment; they get what they need from here."""
+
+    model_config = SettingsConfigDict(env_prefix="FACEKEEP_", extra="ignore")
+
+    data_dir: Path = Path("facekeep-data")
+    database_url: str | None = Field(
+        default=None, description="Templates and consents; default SQLite under data_dir."
+    )
+    keystore_url: str | None = Field(
+        default=None, description="Wrapped data keys; default a separate SQLite file."
+    )
+    kek_provider: Literal["local"] = "local"
+    kek: str | None = Field(
+        default=None,
+        description="Base64 of a 32-byte KEK (development only); default a 0600 key file.",
+        repr=False,
+    )
+    match_threshold: float = Field(default=0.5, gt=0.0, le=2.0)
+    working_size: int = Field(default=640, ge=160, le=4096)
+    min_face_size: int = Field(default=40, ge=8)
+    max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=50_000_000, ge=10_000)
+    fault_point: str | None = Field(
+        default=None, description="Testing only: crash the process at this named point."
+    )
+
+    def vault_url(self) -> str:
+        """URL of the template and consent database."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'vault.db'}"
+
+    def keys_url(self) -> str:
+        """URL of the key store database."""
+        return self.keystore_url or f"sqlite:///{self.data_dir / 'keys.db'}"
+
+    def kek_dir(self) -> Path:
+        """Directory of the local KEK files."""
+        return self.data_dir / "kek"
