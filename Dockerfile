@@ -1,0 +1,25 @@
+# facekeep: installs exactly as the README does (scripts/setup-env, pinned requirements.lock).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    FACEKEEP_DATA_DIR=/data
+
+RUN useradd --create-home --uid 10001 facekeep
+WORKDIR /app
+
+# Build the venv first so code changes do not reinstall dependencies.
+COPY requirements.lock pyproject.toml README.md ./
+COPY scripts ./scripts
+COPY keys ./keys
+COPY vault ./vault
+COPY enroll ./enroll
+COPY api ./api
+# The sample faces let `facekeep demo` run inside the container.
+COPY tests/data/faces ./tests/data/faces
+RUN bash scripts/setup-env && chown -R facekeep /app
+
+USER facekeep
+VOLUME ["/data"]
+EXPOSE 8000
+ENV PATH=/app/.venv/bin:$PATH
+CMD ["facekeep", "demo"]
