@@ -14,7 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from api.notices import UnknownNotice, notice_text
-from api.operations import enroll_images, match_image
+from api.operations import enroll_images, match_answer, match_image
 from api.runtime import Runtime, init_data_dir, open_runtime
 from api.settings import Settings
 from enroll import EnrollError
@@ -175,18 +175,6 @@ def match(data_dir: Path | None, image: Path, venue: str, purpose: str) -> None:
     emit(match_answer(hit))
 
 
-def match_answer(hit: Any) -> dict[str, Any]:
-    """The kiosk's answer: a consenting customer, or just ``{"match": false}``."""
-    if hit is None:
-        return {"match": False}
-    return {
-        "match": True,
-        "customer": hit.customer_id,
-        "distance": round(hit.distance, 4),
-        "consent": hit.consent_id,
-    }
-
-
 @cli.command()
 @data_dir_option
 @click.option("--customer", required=True)
@@ -265,6 +253,108 @@ def rotate(data_dir: Path | None) -> None:
     finally:
         runtime.close()
     emit(result)
+
+
+def _create_key(data_dir: Path | None, role: str, **kwargs: Any) -> None:
+    from api import credentials
+
+    runtime = runtime_for(data_dir)
+    try:
+        engine = runtime.vault.engine
+        credentials.create_schema(engine)
+        now = runtime.vault.now()
+        if kwargs.get("venue"):
+            credentials.ensure_venue(engine, kwargs["venue"], kwargs["venue"], now, CLI_ACTOR)
+        secret, key = credentials.create_key(engine, role=role, now=now, actor=CLI_ACTOR, **kwargs)
+    finally:
+        runtime.close()
+    emit({"key": secret, **key.public()})
+
+
+@keys_group.command("create-admin")
+@data_dir_option
+@click.option("--label", default="")
+def create_admin(data_dir: Path | None, label: str) -> None:
+    """Make a staff/operator key (printed once)."""
+    _create_key(data_dir, "admin", label=label)
+
+
+@keys_group.command("create-auditor")
+@data_dir_option
+@click.option("--label", default="")
+def create_auditor(data_dir: Path | None, label: str) -> None:
+    """Make an auditor key (printed once)."""
+    _create_key(data_dir, "auditor", label=label)
+
+
+@keys_group.command("create-kiosk")
+@data_dir_option
+@click.option("--venue", required=True)
+@click.option(
+    "--purpose",
+    "purposes",
+    multiple=True,
+    required=True,
+    type=click.Choice(["checkin", "marketing"]),
+)
+@click.option("--label", default="")
+def create_kiosk(data_dir: Path | None, venue: str, purposes: tuple[str, ...], label: str) -> None:
+    """Make a kiosk key bound to a venue and purposes (printed once)."""
+    from vault.consent import check_id
+
+    check_id(venue, "venue")
+    _create_key(data_dir, "kiosk", venue=venue, purposes=purposes, label=label)
+
+
+@cli.command()
+@data_dir_option
+@click.option("--host", default=None, help="Default 127.0.0.1 (FACEKEEP_HOST).")
+@click.option("--port", type=int, default=None, help="Default 8000 (FACEKEEP_PORT).")
+def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Run the HTTP service (OpenAPI at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.logs import configure
+
+    settings = load_settings(data_dir)
+    if host:
+        settings = settings.model_copy(update={"host": host})
+    if port:
+        settings = settings.model_copy(update={"port": port})
+    configure(settings.log_level)
+    if not settings.data_dir.exists() and settings.database_url is None:
+        init_data_dir(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@cli.group(name="kiosk")
+def kiosk_group() -> None:
+    """A small kiosk client for trying a venue setup."""
+
+
+@kiosk_group.command("match")
+@click.option("--url", required=True, help="Base URL of the service, e.g. http://127.0.0.1:8000")
+@click.option("--key", required=True, envvar="FACEKEEP_KIOSK_KEY", help="The kiosk key.")
+@click.option("--purpose", default=None)
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+def kiosk_match(url: str, key: str, purpose: str | None, images: tuple[Path, ...]) -> None:
+    """Post each image to /v1/match and print each decision (one JSON line per image)."""
+    import httpx
+
+    failed = False
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
+        for path in images:
+            data = {"purpose": purpose} if purpose else {}
+            response = c.post(
+                "/v1/match", files={"image": (path.name, read_image(path))}, data=data
+            )
+            body = response.json()
+            failed |= response.status_code >= 400
+            emit({"image": str(path), "status": response.status_code, **body})
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from api.access import hash_access_code, new_access_code
 from api.runtime import Runtime
@@ -33,6 +34,18 @@ def enroll_images(
     """Embed 1-5 photos (exactly one face each), then enrol with the consent."""
     consent.validated()
     embeddings = [runtime.embedder.embed_enrolment(data).vector for data in images]
+    return enroll_vectors(runtime, embeddings, consent, actor=actor, customer_id=customer_id)
+
+
+def enroll_vectors(
+    runtime: Runtime,
+    embeddings: Sequence[object],
+    consent: ConsentRequest,
+    *,
+    actor: Actor,
+    customer_id: str | None = None,
+) -> EnrolmentResult:
+    """Enrol from embeddings already computed; issues the customer's access code."""
     code = new_access_code()
     enrolment = runtime.vault.enroll(
         embeddings,
@@ -50,6 +63,18 @@ def replace_images(
     """Re-enrol: replace a customer's templates with ones from new photos."""
     embeddings = [runtime.embedder.embed_enrolment(data).vector for data in images]
     return runtime.vault.replace_templates(customer_id, embeddings, actor=actor)
+
+
+def match_answer(hit: Hit | None) -> dict[str, Any]:
+    """The kiosk's answer: a consenting customer, or only ``{"match": false}``."""
+    if hit is None:
+        return {"match": False}
+    return {
+        "match": True,
+        "customer": hit.customer_id,
+        "distance": round(hit.distance, 4),
+        "consent": hit.consent_id,
+    }
 
 
 def match_image(

@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     min_face_size: int = Field(default=40, ge=8)
     max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=50_000_000, ge=10_000)
+    image_workers: int = Field(
+        default=0, ge=0, le=64, description="Image worker processes; 0 = threads in-process."
+    )
+    max_body_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    match_rate: float = Field(default=50.0, ge=0, description="Match requests/s per kiosk key.")
+    match_burst: float = Field(default=100.0, ge=1)
+    code_failures_per_minute: float = Field(default=10.0, ge=0)
+    code_failure_burst: float = Field(default=10.0, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
     fault_point: str | None = Field(
         default=None, description="Testing only: crash the process at this named point."
     )

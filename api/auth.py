@@ -1,0 +1,107 @@
+"""Who is calling: API keys (admin, kiosk, auditor) and customer access codes.
+
+Every route declares the roles it admits with :func:`roles`, which also records them in
+the OpenAPI document as ``x-roles`` so a test can check every route against every role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+
+from api import credentials
+from api.access import hash_access_code
+from api.problems import Problem
+from api.ratelimit import retry_after
+from api.state import app_state
+from vault import Actor
+
+ALL_ROLES = ("admin", "kiosk", "auditor", "customer")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    role: str
+    id: str
+    venue: str | None = None
+    purposes: tuple[str, ...] = ()
+    customer_id: str | None = None
+
+    def actor(self) -> Actor:
+        """The caller as recorded in audit events (ids only, never secrets)."""
+        return Actor(role=self.role, id=self.id)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        raise Problem(
+            "unauthorized",
+            "send a key or an access code as 'Authorization: Bearer ...'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def authenticate(request: Request) -> Principal:
+    """Resolve the bearer token to a principal or answer 401 (429 when guessing codes)."""
+    state = app_state(request)
+    token = _bearer(request)
+    client = _client(request)
+    wait = state.code_limiter.blocked(client)
+    if wait > 0:
+        raise Problem(
+            "rate_limited", "too many failed attempts", headers={"Retry-After": retry_after(wait)}
+        )
+    key = credentials.lookup(state.runtime.vault.engine, token)
+    if key is not None:
+        return Principal(role=key.role, id=key.key_id, venue=key.venue, purposes=key.purposes)
+    customer_id = state.runtime.vault.customer_by_code_hash(hash_access_code(token))
+    if customer_id is not None:
+        return Principal(role="customer", id=customer_id, customer_id=customer_id)
+    wait = state.code_limiter.take(client)
+    if wait > 0:
+        raise Problem(
+            "rate_limited", "too many failed attempts", headers={"Retry-After": retry_after(wait)}
+        )
+    raise Problem(
+        "unauthorized", "unknown or disabled credential", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def require(*allowed: str) -> Any:
+    """A dependency admitting only the given roles."""
+
+    def dependency(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
+        if principal.role not in allowed:
+            raise Problem("forbidden", f"this route is not for the {principal.role} role")
+        return principal
+
+    return dependency
+
+
+def roles(*allowed: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Route keyword arguments: the role check and its ``x-roles`` OpenAPI record
+    (plus a hand-written request body for routes that parse multipart themselves)."""
+    unknown = set(allowed) - set(ALL_ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {unknown}")
+    extra: dict[str, Any] = {"x-roles": list(allowed)}
+    if body is not None:
+        extra["requestBody"] = body
+    return {"dependencies": [Depends(require(*allowed))], "openapi_extra": extra}
+
+
+def public() -> dict[str, Any]:
+    """Route keyword arguments of a route that needs no credential."""
+    return {"openapi_extra": {"x-roles": ["public"]}}

@@ -1,0 +1,208 @@
+"""API keys (admin, kiosk, auditor) and venues, stored hashed beside the vault's tables.
+
+Keys are looked up by the SHA-256 of the secret on every request, so a key made offline
+with ``facekeep keys create-*`` works on a running server at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from keys.db import UTCDateTime
+from vault import Actor
+from vault.audit import append_event
+
+ROLES = ("admin", "kiosk", "auditor")
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("venue", String(64), nullable=True),
+    Column("purposes", Text, nullable=False, default="[]"),
+    Column("label", String(128), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 of an API key secret (secrets are 256-bit random, so no stretching)."""
+    return hashlib.sha256(b"facekeep/api-key/v1:" + secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored API key, without its secret."""
+
+    key_id: str
+    role: str
+    venue: str | None
+    purposes: tuple[str, ...]
+    label: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {
+            "id": self.key_id,
+            "role": self.role,
+            "venue": self.venue,
+            "purposes": list(self.purposes),
+            "label": self.label,
+            "created_at": self.created_at.isoformat(),
+            "disabled": self.disabled_at is not None,
+        }
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        key_id=row.key_id,
+        role=row.role,
+        venue=row.venue,
+        purposes=tuple(json.loads(row.purposes)),
+        label=row.label,
+        created_at=row.created_at,
+        disabled_at=row.disabled_at,
+    )
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the credential tables if missing."""
+    metadata.create_all(engine)
+
+
+def ensure_venue(engine: Engine, venue_id: str, name: str, now: datetime, actor: Actor) -> bool:
+    """Register a venue unless it exists; returns True if it was created."""
+    with engine.begin() as conn:
+        stmt = sqlite_insert(venues).values(venue_id=venue_id, name=name, created_at=now)
+        created = conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+        if created:
+            append_event(
+                conn, ts=now, actor=actor, action="venue.create", details={"venue": venue_id}
+            )
+    return created
+
+
+def list_venues(engine: Engine) -> list[dict[str, Any]]:
+    """Every venue."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(venues).order_by(venues.c.venue_id)).all()
+    return [
+        {
+            "id": r.venue_id,
+            "name": r.name,
+            "created_at": r.created_at.isoformat(),
+            "disabled": r.disabled_at is not None,
+        }
+        for r in rows
+    ]
+
+
+def venue_enabled(engine: Engine, venue_id: str) -> bool:
+    """True if the venue exists and is not disabled."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(venues.c.disabled_at).where(venues.c.venue_id == venue_id)
+        ).first()
+    return row is not None and row.disabled_at is None
+
+
+def create_key(
+    engine: Engine,
+    *,
+    role: str,
+    now: datetime,
+    actor: Actor,
+    venue: str | None = None,
+    purposes: tuple[str, ...] = (),
+    label: str = "",
+) -> tuple[str, ApiKey]:
+    """Make a key; returns the secret (shown once) and the stored record."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    prefix = {"admin": "fka", "kiosk": "fkk", "auditor": "fku"}[role]
+    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    key_id = f"{role}_{secrets.token_hex(6)}"
+    with engine.begin() as conn:
+        conn.execute(
+            api_keys.insert().values(
+                key_id=key_id,
+                secret_hash=hash_secret(secret),
+                role=role,
+                venue=venue,
+                purposes=json.dumps(sorted(set(purposes))),
+                label=label,
+                created_at=now,
+            )
+        )
+        append_event(
+            conn,
+            ts=now,
+            actor=actor,
+            action="apikey.create",
+            details={"key_id": key_id, "role": role, "venue": venue, "purposes": sorted(purposes)},
+        )
+        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
+    return secret, _key(row)
+
+
+def lookup(engine: Engine, secret: str) -> ApiKey | None:
+    """The enabled key whose secret this is, compared in constant time."""
+    digest = hash_secret(secret)
+    with engine.connect() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.secret_hash, digest):
+        return None
+    if row.disabled_at is not None:
+        return None
+    return _key(row)
+
+
+def list_keys(engine: Engine, role: str | None = None) -> list[ApiKey]:
+    """Keys, optionally of one role."""
+    query = select(api_keys).order_by(api_keys.c.created_at)
+    if role is not None:
+        query = query.where(api_keys.c.role == role)
+    with engine.connect() as conn:
+        return [_key(r) for r in conn.execute(query)]
+
+
+def disable_key(engine: Engine, key_id: str, *, now: datetime, actor: Actor) -> ApiKey | None:
+    """Disable a key at once; returns it, or None if unknown."""
+    with engine.begin() as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            return None
+        if row.disabled_at is None:
+            conn.execute(
+                update(api_keys).where(api_keys.c.key_id == key_id).values(disabled_at=now)
+            )
+            append_event(
+                conn, ts=now, actor=actor, action="apikey.disable", details={"key_id": key_id}
+            )
+        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
+    return _key(row)

@@ -1,0 +1,79 @@
+"""Request bodies read in memory: multipart forms never spill to a temporary file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+
+from api.problems import Problem
+
+
+class _InMemoryParser(MultiPartParser):
+    # Starlette spools file parts over 1 MiB to a temporary file; uploads here are face
+    # photos that must never touch the disk, and the body size is already capped.
+    spool_max_size = 1 << 40
+
+
+async def read_multipart(request: Request, *, max_files: int = 5) -> FormData:
+    """Parse a multipart body in memory (the body limit middleware caps its size)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise Problem("unsupported_media_type", "send multipart/form-data")
+    parser = _InMemoryParser(
+        request.headers,
+        request.stream(),
+        max_files=max_files,
+        max_fields=50,
+        max_part_size=64 * 1024,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise Problem("invalid_request", f"malformed multipart body: {exc.message}") from None
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """Parse a JSON object body or answer 400 ``invalid_json``."""
+    body = await request.body()
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise Problem("invalid_json", "the body must be a JSON object")
+    return value
+
+
+async def files(form: FormData, name: str) -> list[bytes]:
+    """Contents of the file parts called ``name``."""
+    out = []
+    for item in form.getlist(name):
+        if not isinstance(item, UploadFile):
+            raise Problem("invalid_request", f"'{name}' must be a file part")
+        out.append(await item.read())
+        await item.close()
+    return out
+
+
+def text_list(form: FormData, name: str) -> list[str]:
+    """Values of a repeated text field; commas also separate values."""
+    out: list[str] = []
+    for item in form.getlist(name):
+        if not isinstance(item, str):
+            raise Problem("invalid_request", f"'{name}' must be a text field")
+        out += [v.strip() for v in item.split(",") if v.strip()]
+    return out
+
+
+def text(form: FormData, name: str, default: str | None = None) -> str | None:
+    """A single text field."""
+    item = form.get(name)
+    if item is None:
+        return default
+    if not isinstance(item, str):
+        raise Problem("invalid_request", f"'{name}' must be a text field")
+    return item.strip()

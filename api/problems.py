@@ -1,0 +1,153 @@
+"""RFC 9457 problem details: the only place that maps domain errors to HTTP statuses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.notices import UnknownNotice
+from enroll import EnrollError
+from keys import KeysError
+from vault import VaultError
+
+log = logging.getLogger("facekeep.api")
+
+STATUS_OF_CODE = {
+    "not_an_image": 415,
+    "image_too_large": 413,
+    "payload_too_large": 413,
+    "no_face": 422,
+    "multiple_faces": 422,
+    "face_too_small": 422,
+    "invalid_embedding": 422,
+    "invalid_request": 422,
+    "unknown_notice": 422,
+    "unknown_venue": 422,
+    "unsupported_media_type": 415,
+    "invalid_json": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "customer_not_found": 404,
+    "consent_not_found": 404,
+    "key_not_found": 404,
+    "customer_exists": 409,
+    "customer_erased": 410,
+    "key_destroyed": 410,
+    "method_not_allowed": 405,
+    "rate_limited": 429,
+    "not_ready": 503,
+}
+
+
+class Problem(Exception):
+    """An error answered as ``application/problem+json`` with a stable ``code``."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.status = status or STATUS_OF_CODE.get(code, 400)
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    """Render a problem."""
+    body: dict[str, Any] = {
+        "type": f"https://facekeep.dev/problems/{problem.code}",
+        "title": problem.code.replace("_", " "),
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+    }
+    if request is not None:
+        body["instance"] = request.url.path
+        rid = getattr(request.state, "request_id", None)
+        if rid:
+            body["request_id"] = rid
+    body.update(problem.extra)
+    return JSONResponse(
+        body,
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type="application/problem+json",
+    )
+
+
+def _domain_status(code: str) -> int:
+    if code.startswith("invalid_"):
+        return 422
+    return STATUS_OF_CODE.get(code, 400)
+
+
+def install(app: FastAPI) -> None:
+    """Register the exception handlers."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(EnrollError)
+    async def _enroll(request: Request, exc: EnrollError) -> JSONResponse:
+        extra = {"count": exc.count} if hasattr(exc, "count") else {}
+        return problem_response(
+            Problem(exc.code, str(exc), status=_domain_status(exc.code), **extra), request
+        )
+
+    @app.exception_handler(VaultError)
+    async def _vault(request: Request, exc: VaultError) -> JSONResponse:
+        return problem_response(
+            Problem(exc.code, str(exc), status=_domain_status(exc.code)), request
+        )
+
+    @app.exception_handler(KeysError)
+    async def _keys(request: Request, exc: KeysError) -> JSONResponse:
+        return problem_response(
+            Problem(exc.code, str(exc), status=_domain_status(exc.code)), request
+        )
+
+    @app.exception_handler(UnknownNotice)
+    async def _notice(request: Request, exc: UnknownNotice) -> JSONResponse:
+        return problem_response(Problem("unknown_notice", str(exc)), request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        json_error = any(e.get("type") == "json_invalid" for e in exc.errors())
+        code = "invalid_json" if json_error else "invalid_request"
+        return problem_response(Problem(code, "the request is not valid", errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http_error"
+        )
+        return problem_response(
+            Problem(code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})),
+            request,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type only: messages of unexpected errors could carry data.
+        log.error("unexpected error", extra={"error_type": type(exc).__name__})
+        return problem_response(
+            Problem("internal_error", "an internal error occurred", status=500), request
+        )

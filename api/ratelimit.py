@@ -1,0 +1,52 @@
+"""In-process token buckets, one per client key: ``429`` with ``Retry-After`` when empty."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+
+class RateLimiter:
+    """``rate`` tokens per second up to ``burst``; ``take`` returns seconds to wait or 0."""
+
+    def __init__(
+        self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, cost: float = 1.0) -> float:
+        """Spend ``cost`` tokens of ``key``; returns 0 if allowed, else seconds until allowed."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= cost:
+                self._buckets[key] = (tokens - cost, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()  # bound memory under a flood of distinct keys
+            return (cost - tokens) / self.rate
+
+    def blocked(self, key: str) -> float:
+        """Seconds until ``key`` has a whole token again (0 if it has one now)."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+
+def retry_after(seconds: float) -> str:
+    """The ``Retry-After`` header value (whole seconds, at least 1)."""
+    return str(max(1, math.ceil(seconds)))

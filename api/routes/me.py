@@ -1,0 +1,91 @@
+"""Customer self-service with the access code: see, revoke, object, correct, erase."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import Principal, authenticate, roles
+from api.forms import files, read_multipart
+from api.problems import Problem
+from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
+from api.state import app_state
+from api.views import customer_json, erasure_json, match_history
+
+router = APIRouter(tags=["customer"])
+Auth = Depends(authenticate)
+
+
+def _me(principal: Principal) -> str:
+    assert principal.customer_id is not None
+    return principal.customer_id
+
+
+@router.get("/v1/me", **roles("customer"))
+def get_me(request: Request, principal: Principal = Auth) -> Any:
+    """Everything held about me, and where and when my face was matched."""
+    vault = app_state(request).runtime.vault
+    customer_id = _me(principal)
+    out = customer_json(vault.show(customer_id), vault.now())
+    out["matches"] = match_history(vault, customer_id)
+    return out
+
+
+@router.post("/v1/me/revoke", **roles("customer"))
+def revoke_me(request: Request, body: RevokeIn | None = None, principal: Principal = Auth) -> Any:
+    """Withdraw my consent for one purpose, or for all."""
+    st = app_state(request)
+    purpose = body.purpose if body else None
+    result = st.runtime.vault.revoke(
+        _me(principal), purpose=purpose, reason="withdrawn", actor=principal.actor()
+    )
+    st.metrics.revocations.inc()
+    return {
+        "customer": _me(principal),
+        "purpose": purpose or "all",
+        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
+    }
+
+
+@router.post("/v1/me/objections", **roles("customer"))
+def object_me(request: Request, body: ObjectionIn, principal: Principal = Auth) -> Any:
+    """Object to marketing: the marketing purpose stops at once."""
+    st = app_state(request)
+    result = st.runtime.vault.revoke(
+        _me(principal), purpose=body.purpose, reason="objection", actor=principal.actor()
+    )
+    st.metrics.revocations.inc()
+    return {
+        "customer": _me(principal),
+        "objection": body.purpose,
+        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
+    }
+
+
+@router.put("/v1/me/templates", **roles("customer", body=TEMPLATES_BODY))
+async def replace_my_templates(request: Request, principal: Principal = Auth) -> Any:
+    """Re-enrol: replace my templates with ones from new photos."""
+    st = app_state(request)
+    form = await read_multipart(request, max_files=5)
+    images = await files(form, "image")
+    if not 1 <= len(images) <= 5:
+        raise Problem("invalid_request", "send 1 to 5 'image' files")
+    vectors = await asyncio.gather(*(st.images.enrolment_vector(b) for b in images))
+    ids = await run_in_threadpool(
+        st.runtime.vault.replace_templates, _me(principal), vectors, actor=principal.actor()
+    )
+    return {"customer": _me(principal), "templates": len(ids)}
+
+
+@router.delete("/v1/me", **roles("customer"))
+def erase_me(request: Request, principal: Principal = Auth) -> Any:
+    """Erase everything: my key is destroyed, my templates can never be read again."""
+    st = app_state(request)
+    result = st.runtime.vault.erase(
+        _me(principal), reason="customer request", actor=principal.actor()
+    )
+    st.metrics.erasures.inc()
+    return erasure_json(result)

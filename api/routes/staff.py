@@ -1,0 +1,183 @@
+"""Staff and operator routes: venues, kiosks, enrolment with consent, customers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api import credentials
+from api.auth import Principal, authenticate, roles
+from api.forms import files, read_multipart, text, text_list
+from api.notices import notice_text
+from api.operations import enroll_vectors
+from api.problems import Problem
+from api.schemas import ENROL_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
+from api.state import app_state
+from api.views import customer_json, erasure_json
+from vault import ConsentRequest
+from vault.consent import check_id
+
+router = APIRouter(tags=["staff"])
+Auth = Depends(authenticate)
+
+
+@router.post("/v1/venues", status_code=201, **roles("admin"))
+def create_venue(body: VenueIn, request: Request, principal: Principal = Auth) -> Any:
+    """Register a venue."""
+    st = app_state(request)
+    engine = st.runtime.vault.engine
+    created = credentials.ensure_venue(
+        engine, body.id, body.name, st.runtime.vault.now(), principal.actor()
+    )
+    if not created:
+        raise Problem("venue_exists", f"venue {body.id!r} exists", status=409)
+    return {"id": body.id, "name": body.name}
+
+
+@router.get("/v1/venues", **roles("admin"))
+def list_venues(request: Request) -> Any:
+    """Every venue."""
+    return {"venues": credentials.list_venues(app_state(request).runtime.vault.engine)}
+
+
+@router.post("/v1/kiosks", status_code=201, **roles("admin"))
+def create_kiosk(body: KioskIn, request: Request, principal: Principal = Auth) -> Any:
+    """Make a kiosk key bound to one venue and its purposes (the key is shown once)."""
+    st = app_state(request)
+    engine = st.runtime.vault.engine
+    if not credentials.venue_enabled(engine, body.venue):
+        raise Problem("unknown_venue", f"no enabled venue {body.venue!r}")
+    secret, key = credentials.create_key(
+        engine,
+        role="kiosk",
+        now=st.runtime.vault.now(),
+        actor=principal.actor(),
+        venue=body.venue,
+        purposes=tuple(body.purposes),
+        label=body.label,
+    )
+    return {"key": secret, **key.public()}
+
+
+@router.get("/v1/kiosks", **roles("admin"))
+def list_kiosks(request: Request) -> Any:
+    """Every kiosk key (never a secret)."""
+    engine = app_state(request).runtime.vault.engine
+    return {"kiosks": [k.public() for k in credentials.list_keys(engine, "kiosk")]}
+
+
+@router.post("/v1/kiosks/{kiosk_id}/disable", **roles("admin"))
+def disable_kiosk(kiosk_id: str, request: Request, principal: Principal = Auth) -> Any:
+    """Disable a kiosk key at once."""
+    st = app_state(request)
+    key = credentials.disable_key(
+        st.runtime.vault.engine, kiosk_id, now=st.runtime.vault.now(), actor=principal.actor()
+    )
+    if key is None or key.role != "kiosk":
+        raise Problem("not_found", f"no kiosk {kiosk_id!r}")
+    return key.public()
+
+
+@router.post("/v1/enrolments", status_code=201, **roles("admin", body=ENROL_BODY))
+async def enrol(request: Request, principal: Principal = Auth) -> Any:
+    """Enrol a customer with their explicit consent and 1-5 photos."""
+    st = app_state(request)
+    form = await read_multipart(request, max_files=5)
+    customer = text(form, "customer") or None
+    if customer is not None:
+        check_id(customer, "customer")
+    version = text(form, "notice_version")
+    lang = text(form, "lang")
+    if not version or not lang:
+        raise Problem("invalid_request", "notice_version and lang are required")
+    expires_days = _int(text(form, "expires_days"), "expires_days", 1, 3650)
+    venues = text_list(form, "venues") + text_list(form, "venue")
+    consent = ConsentRequest(
+        purposes=tuple(text_list(form, "purposes") + text_list(form, "purpose")),
+        venues=tuple(venues),
+        notice_text=notice_text(version, lang),
+        notice_version=version,
+        lang=lang,
+        method=text(form, "method") or "staff-api",
+        device=text(form, "device") or principal.id,
+        expires_at=st.runtime.vault.now() + timedelta(days=expires_days) if expires_days else None,
+    ).validated()
+    for venue in consent.venues:
+        if not credentials.venue_enabled(st.runtime.vault.engine, venue):
+            raise Problem("unknown_venue", f"no enabled venue {venue!r}")
+    images = await files(form, "image")
+    if not 1 <= len(images) <= 5:
+        raise Problem("invalid_request", "send 1 to 5 'image' files")
+    vectors = await asyncio.gather(*(st.images.enrolment_vector(b) for b in images))
+    result = await run_in_threadpool(
+        enroll_vectors, st.runtime, vectors, consent, actor=principal.actor(), customer_id=customer
+    )
+    st.metrics.enrolments.inc()
+    e = result.enrolment
+    return JSONResponse(
+        {
+            "customer": e.customer_id,
+            "consent": e.consent_id,
+            "templates": len(e.template_ids),
+            "access_code": result.access_code,
+            "key_id": e.key_id,
+            "purposes": sorted(set(consent.purposes)),
+            "venues": sorted(set(consent.venues)),
+            "notice_version": consent.notice_version,
+            "lang": consent.lang,
+            "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
+        },
+        status_code=201,
+    )
+
+
+def _int(value: str | None, name: str, low: int, high: int) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise Problem("invalid_request", f"{name} must be an integer") from None
+    if not low <= number <= high:
+        raise Problem("invalid_request", f"{name} must be between {low} and {high}")
+    return number
+
+
+@router.get("/v1/customers/{customer_id}", **roles("admin"))
+def get_customer(customer_id: str, request: Request) -> Any:
+    """A customer's consents and template metadata (no biometric data)."""
+    vault = app_state(request).runtime.vault
+    return customer_json(vault.show(customer_id), vault.now())
+
+
+@router.post("/v1/customers/{customer_id}/revoke", **roles("admin"))
+def staff_revoke(
+    customer_id: str, body: StaffRevokeIn, request: Request, principal: Principal = Auth
+) -> Any:
+    """Revoke on the customer's behalf (one purpose or all)."""
+    st = app_state(request)
+    result = st.runtime.vault.revoke(
+        customer_id, purpose=body.purpose, reason=body.reason, actor=principal.actor()
+    )
+    st.metrics.revocations.inc()
+    return {
+        "customer": customer_id,
+        "purpose": body.purpose or "all",
+        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
+    }
+
+
+@router.post("/v1/customers/{customer_id}/erase", **roles("admin"))
+def staff_erase(
+    customer_id: str, body: EraseIn, request: Request, principal: Principal = Auth
+) -> Any:
+    """Erase a customer (on their request or an authority's), with a reason."""
+    st = app_state(request)
+    result = st.runtime.vault.erase(customer_id, reason=body.reason, actor=principal.actor())
+    st.metrics.erasures.inc()
+    return erasure_json(result)

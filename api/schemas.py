@@ -1,0 +1,117 @@
+"""Request and response shapes, for validation and for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Purpose = Literal["checkin", "marketing"]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class Strict(BaseModel):
+    """Refuse unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MatchAnswer(BaseModel):
+    """Either a consenting customer or only ``match: false``."""
+
+    match: bool
+    customer: str | None = None
+    distance: float | None = None
+    consent: str | None = None
+
+
+class VenueIn(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class KioskIn(Strict):
+    venue: str = Field(pattern=ID_PATTERN)
+    purposes: list[Purpose] = Field(min_length=1, max_length=2)
+    label: str = Field(default="", max_length=128)
+
+
+class RevokeIn(Strict):
+    purpose: Purpose | None = None
+
+
+class StaffRevokeIn(Strict):
+    purpose: Purpose | None = None
+    reason: str = Field(default="withdrawn", min_length=1, max_length=200)
+
+
+class ObjectionIn(Strict):
+    purpose: Literal["marketing"] = "marketing"
+
+
+class EraseIn(Strict):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+def _multipart(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": properties, "required": required}
+            }
+        },
+    }
+
+
+_IMAGE = {"type": "string", "format": "binary"}
+
+MATCH_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": _IMAGE, "purpose": {"type": "string"}},
+                "required": ["image"],
+            }
+        },
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "embedding": {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "minItems": 128,
+                        "maxItems": 128,
+                    },
+                    "purpose": {"type": "string"},
+                },
+                "required": ["embedding"],
+            }
+        },
+    },
+}
+
+ENROL_BODY = _multipart(
+    {
+        "customer": {"type": "string", "pattern": ID_PATTERN},
+        "image": {"type": "array", "items": _IMAGE, "minItems": 1, "maxItems": 5},
+        "purposes": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["checkin", "marketing"]},
+        },
+        "venues": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}},
+        "notice_version": {"type": "string"},
+        "lang": {"type": "string", "enum": ["vi", "en"]},
+        "expires_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        "method": {"type": "string"},
+        "device": {"type": "string"},
+    },
+    ["image", "purposes", "venues", "notice_version", "lang"],
+)
+
+TEMPLATES_BODY = _multipart(
+    {"image": {"type": "array", "items": _IMAGE, "minItems": 1, "maxItems": 5}}, ["image"]
+)

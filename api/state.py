@@ -1,0 +1,31 @@
+"""What the HTTP app keeps for its lifetime, reachable from any request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from api.imaging import ImageWork
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from api.runtime import Runtime
+from api.settings import Settings
+
+
+@dataclass
+class AppState:
+    """The runtime plus the app's own helpers."""
+
+    settings: Settings
+    runtime: Runtime
+    images: ImageWork
+    metrics: Metrics
+    match_limiter: RateLimiter
+    code_limiter: RateLimiter
+
+
+def app_state(request: Request) -> AppState:
+    """The state of the app serving this request."""
+    state: AppState = request.app.state.facekeep
+    return state
