@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     )
     match_threshold: float = Field(default=0.5, gt=0.0, le=2.0)
     working_size: int = Field(default=640, ge=160, le=4096)
-    min_face_size: int = Field(default=40, ge=8)
+    min_face_size: int = Field(default=48, ge=8)
     max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=50_000_000, ge=10_000)
     image_workers: int = Field(
