@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
@@ -18,6 +20,22 @@ from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from api.state import AppState
 from enroll import Embedder
+
+log = logging.getLogger("facekeep.retention")
+
+
+async def _retention_loop(state: AppState) -> None:
+    """Erase customers past their retention deadline, now and then every interval."""
+    grace = timedelta(days=state.settings.retention_grace_days)
+    while True:
+        try:
+            erased = await asyncio.to_thread(state.runtime.vault.retention_sweep, grace)
+            if erased:
+                state.metrics.erasures.inc(len(erased))
+                log.info("retention sweep", extra={"status": len(erased)})
+        except Exception as exc:  # keep sweeping; the next round retries
+            log.error("retention sweep failed", extra={"error_type": type(exc).__name__})
+        await asyncio.sleep(state.settings.retention_interval_seconds)
 
 
 def create_app(
@@ -43,9 +61,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        state.images.close()
-        runtime.close()
+        sweeper = (
+            asyncio.create_task(_retention_loop(state))
+            if settings.retention_interval_seconds > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            state.images.close()
+            runtime.close()
 
     app = FastAPI(
         title="facekeep",

@@ -17,6 +17,7 @@ from api.notices import UnknownNotice, notice_text
 from api.operations import enroll_images, match_answer, match_image
 from api.runtime import Runtime, init_data_dir, open_runtime
 from api.settings import Settings
+from api.views import erasure_json
 from enroll import EnrollError
 from keys import KeysError
 from vault import Actor, ConsentRequest, VaultError
@@ -155,6 +156,7 @@ def enroll(
             "venues": sorted(set(venues)),
             "expires_at": consent.expires_at,
             "access_code": result.access_code,
+            "receipt": e.receipt.document() if e.receipt else None,
         }
     )
 
@@ -206,18 +208,9 @@ def erase(data_dir: Path | None, customer: str, reason: str) -> None:
         result = runtime.vault.erase(customer, reason=reason, actor=CLI_ACTOR)
     finally:
         runtime.close()
-    emit(
-        {
-            "customer": customer,
-            "erased": True,
-            "already_erased": result.already_erased,
-            "destroyed_key_ids": list(result.key_ids),
-            "key_commitments": list(result.commitments),
-            "kek_epoch": result.kek_epoch,
-            "reason": result.reason,
-            "erased_at": result.erased_at,
-        }
-    )
+    out = erasure_json(result)
+    out["receipt"] = result.receipt.document() if result.receipt else None
+    emit(out)
 
 
 @cli.command()
@@ -249,7 +242,7 @@ def rotate(data_dir: Path | None) -> None:
     """Create a new KEK epoch, re-wrap every live data key, destroy the old epochs."""
     runtime = runtime_for(data_dir)
     try:
-        result = runtime.keys.rotate()
+        result = runtime.vault.rotate_kek(actor=CLI_ACTOR)
     finally:
         runtime.close()
     emit(result)
@@ -327,6 +320,172 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         init_data_dir(settings)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@cli.group(name="audit")
+def audit_group() -> None:
+    """Audit log: signed tree heads, proofs, export and offline verification."""
+
+
+def _audit_log(runtime: Runtime) -> Any:
+    assert runtime.vault.audit is not None
+    return runtime.vault.audit
+
+
+@audit_group.command("pubkey")
+@data_dir_option
+def audit_pubkey(data_dir: Path | None) -> None:
+    """Print the audit public key (PEM) that verifies tree heads and receipts."""
+    settings = load_settings(data_dir)
+    from keys.signing import AuditSigner
+
+    signer = AuditSigner.load(settings.signing_key_path())
+    emit({"key_id": signer.key_id, "alg": "Ed25519", "public_key_pem": signer.public_pem()})
+
+
+@audit_group.command("head")
+@data_dir_option
+def audit_head(data_dir: Path | None) -> None:
+    """Sign (if the log grew) and print the latest tree head."""
+    runtime = runtime_for(data_dir)
+    try:
+        emit(_audit_log(runtime).sign_head().to_json())
+    finally:
+        runtime.close()
+
+
+@audit_group.command("prove-inclusion")
+@data_dir_option
+@click.option("--index", type=click.IntRange(min=0), required=True)
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Default: latest head.")
+def audit_prove_inclusion(data_dir: Path | None, index: int, size: int | None) -> None:
+    """Inclusion proof of one entry in a tree size."""
+    runtime = runtime_for(data_dir)
+    try:
+        log = _audit_log(runtime)
+        head = log.sign_head()
+        size = size or head.tree_size
+        if index >= size or size > log.size():
+            raise CliError("invalid_request", "index must be < size <= the log size")
+        leaf, leaf_hash = log.leaf(index)
+        emit(
+            {
+                "index": index,
+                "tree_size": size,
+                "leaf": leaf,
+                "leaf_hash": leaf_hash,
+                "proof": log.inclusion_proof(index, size),
+                "root_hash": log.tree().root(size).hex(),
+                "head": head.to_json() if head.tree_size == size else None,
+            }
+        )
+    finally:
+        runtime.close()
+
+
+@audit_group.command("prove-consistency")
+@data_dir_option
+@click.option("--first", type=click.IntRange(min=0), required=True)
+@click.option("--second", type=click.IntRange(min=1), default=None, help="Default: latest.")
+def audit_prove_consistency(data_dir: Path | None, first: int, second: int | None) -> None:
+    """Consistency proof between two tree sizes."""
+    runtime = runtime_for(data_dir)
+    try:
+        log = _audit_log(runtime)
+        head = log.sign_head()
+        second = second or head.tree_size
+        if first > second or second > log.size():
+            raise CliError("invalid_request", "need first <= second <= the log size")
+        tree = log.tree()
+        emit(
+            {
+                "first": first,
+                "second": second,
+                "first_root": tree.root(first).hex(),
+                "second_root": tree.root(second).hex(),
+                "proof": log.consistency_proof(first, second),
+            }
+        )
+    finally:
+        runtime.close()
+
+
+@audit_group.command("export")
+@data_dir_option
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+def audit_export(data_dir: Path | None, out: Path) -> None:
+    """Write the log, tree heads, receipts, key states and public key to a folder."""
+    from vault.export import export_audit
+
+    runtime = runtime_for(data_dir)
+    try:
+        manifest = export_audit(_audit_log(runtime), runtime.keys, out)
+    finally:
+        runtime.close()
+    emit({"out": out, **manifest})
+
+
+@audit_group.command("verify")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--pubkey", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--since-head",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A tree head saved earlier (JSON): the log must extend it.",
+)
+def audit_verify(directory: Path, pubkey: Path | None, since_head: Path | None) -> None:
+    """Verify an export offline; exits non-zero on any failed check."""
+    from keys.signing import load_public_key
+    from vault.verify import verify_export
+
+    key = load_public_key(pubkey.read_text()) if pubkey else None
+    saved = json.loads(since_head.read_text()) if since_head else None
+    if saved is not None and "head" in saved and "tree_size" not in saved:
+        saved = saved["head"]  # a manifest.json from an earlier export
+    report = verify_export(directory, pubkey=key, since_head=saved)
+    emit(report.to_json())
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group(name="retention")
+def retention_group() -> None:
+    """Retention: erase customers whose consents all ended more than a grace period ago."""
+
+
+@retention_group.command("status")
+@data_dir_option
+def retention_status(data_dir: Path | None) -> None:
+    """List each customer's erasure deadline (none while a consent is open-ended)."""
+    runtime = runtime_for(data_dir)
+    try:
+        grace = timedelta(days=runtime.settings.retention_grace_days)
+        rows = runtime.vault.retention_deadlines(grace)
+        now = runtime.vault.now()
+    finally:
+        runtime.close()
+    emit(
+        {
+            "grace_days": runtime.settings.retention_grace_days,
+            "pending": [
+                {"customer": c, "deadline": d, "due": d <= now} for c, d in rows if d is not None
+            ],
+            "open_ended": sum(1 for _, d in rows if d is None),
+        }
+    )
+
+
+@retention_group.command("run")
+@data_dir_option
+def retention_run(data_dir: Path | None) -> None:
+    """Erase, with reason 'retention', every customer past their deadline."""
+    runtime = runtime_for(data_dir)
+    try:
+        grace = timedelta(days=runtime.settings.retention_grace_days)
+        erased = runtime.vault.retention_sweep(grace, actor=CLI_ACTOR)
+    finally:
+        runtime.close()
+    emit({"erased": [erasure_json(e) for e in erased]})
 
 
 @cli.group(name="kiosk")

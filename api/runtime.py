@@ -14,7 +14,9 @@ from pathlib import Path
 from api.settings import Settings
 from enroll import MODEL_NAME, MODEL_VERSION, Embedder, FaceEmbedder, ImageLimits
 from keys import KekError, KekProvider, KeyStore, LocalKekProvider
+from keys.signing import AuditSigner
 from vault import Vault
+from vault.receipts import ReceiptPolicy
 
 
 def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
@@ -87,6 +89,11 @@ def open_runtime(
     if not create and settings.database_url is None and not settings.data_dir.exists():
         raise KekError(f"no data directory at {settings.data_dir}; run `facekeep init` first")
     kek = make_kek(settings, create=create)
+    signer = (
+        AuditSigner.load_or_create(settings.signing_key_path())
+        if create
+        else AuditSigner.load(settings.signing_key_path())
+    )
     extra = {"clock": clock} if clock is not None else {}
     keys = KeyStore.open_url(settings.keys_url(), kek=kek, **extra)
     vault = Vault.open_url(
@@ -96,6 +103,10 @@ def open_runtime(
         model_version=MODEL_VERSION,
         threshold=settings.match_threshold,
         fault=fault_hook(settings),
+        signer=signer,
+        receipt_policy=ReceiptPolicy(
+            controller=settings.controller, jurisdiction=settings.jurisdiction
+        ),
         **extra,
     )
     if start:

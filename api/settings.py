@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     match_burst: float = Field(default=100.0, ge=1)
     code_failures_per_minute: float = Field(default=10.0, ge=0)
     code_failure_burst: float = Field(default=10.0, ge=1)
+    controller: str = Field(
+        default="facekeep operator", description="The data controller named on receipts."
+    )
+    jurisdiction: str = Field(default="VN", description="Jurisdiction named on receipts.")
+    retention_grace_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="Erase customers this long after their last consent ended.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, ge=0, description="How often the server sweeps; 0 = never."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -55,6 +67,10 @@ class Settings(BaseSettings):
     def keys_url(self) -> str:
         """URL of the key store database."""
         return self.keystore_url or f"sqlite:///{self.data_dir / 'keys.db'}"
+
+    def signing_key_path(self) -> Path:
+        """The audit signing key file (Ed25519, never the KEK)."""
+        return self.data_dir / "audit" / "signing-ed25519.key"
 
     def kek_dir(self) -> Path:
         """Directory of the local KEK files."""

@@ -81,3 +81,26 @@ audit_events = Table(
     Column("customer_id", String(64), nullable=True),
     Index("ix_audit_customer", "customer_id"),
 )
+
+tree_heads = Table(
+    "tree_heads",
+    metadata,
+    Column("tree_size", Integer, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("timestamp", UTCDateTime(), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", String(128), nullable=False),  # base64 Ed25519
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("receipt_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # consent | destruction
+    Column("customer_id", String(64), nullable=False),
+    Column("body", Text, nullable=False),  # canonical JSON, exactly what was signed
+    Column("signature", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_receipts_customer", "customer_id"),
+)

@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,13 +21,17 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Engine, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from keys import KeyDestroyed, KeyNotFound, KeyStore
+from keys import KeyDestroyed, KeyNotFound, KeyStore, Rotation
 from keys.db import checkpoint_truncate, make_engine
+from keys.signing import AuditSigner
+from vault import receipts as receipt_log
 from vault.audit import SYSTEM, Actor, append_event
+from vault.auditlog import AuditLog
 from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
 from vault.errors import CustomerErased, CustomerExists, CustomerNotFound, InvalidRequest
 from vault.index import Grant, Hit, MatchIndex
 from vault.models import consent_purposes, consents, customers, metadata, templates
+from vault.receipts import ReceiptPolicy, SignedReceipt
 from vault.templates import check_embedding, check_embeddings, open_template, seal_template
 
 Clock = Callable[[], datetime]
@@ -53,6 +57,7 @@ class Enrolment:
     template_ids: tuple[str, ...]
     key_id: str
     audit_seq: int
+    receipt: SignedReceipt | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Erasure:
     erased_at: datetime
     already_erased: bool
     audit_seq: int | None
+    receipt: SignedReceipt | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,13 @@ class Vault:
         clock: Clock = _utcnow,
         threshold: float = 0.5,
         fault: FaultHook = _no_fault,
+        signer: AuditSigner | None = None,
+        receipt_policy: ReceiptPolicy | None = None,
     ) -> None:
         self.engine = engine
+        self.signer = signer
+        self.receipt_policy = receipt_policy or ReceiptPolicy()
+        self.audit = AuditLog(engine, signer=signer, clock=clock) if signer else None
         self.keys = keys
         self.model_name = model_name
         self.model_version = model_version
@@ -209,11 +220,14 @@ class Vault:
                             "key_id": record.key_id,
                         },
                     )
+                    receipt = self._consent_receipt(
+                        conn, customer_id, consent_id, consent, now, actor
+                    )
             except IntegrityError:
                 raise CustomerExists(customer_id) from None
             self._fault("enroll.after_commit")
             self._index_customer(customer_id, vectors)
-        return Enrolment(customer_id, consent_id, template_ids, record.key_id, seq)
+        return Enrolment(customer_id, consent_id, template_ids, record.key_id, seq, receipt)
 
     def grant(self, customer_id: str, consent: ConsentRequest, *, actor: Actor) -> str:
         """Record an additional consent for an enrolled customer; returns its id."""
@@ -238,8 +252,32 @@ class Vault:
                         "notice_sha256": notice_sha256(consent.notice_text),
                     },
                 )
+                self._consent_receipt(conn, customer_id, consent_id, consent, now, actor)
             self._index_customer(customer_id)
         return consent_id
+
+    def _consent_receipt(
+        self,
+        conn: Connection,
+        customer_id: str,
+        consent_id: str,
+        consent: ConsentRequest,
+        now: datetime,
+        actor: Actor,
+    ) -> SignedReceipt | None:
+        if self.signer is None:
+            return None
+        body = receipt_log.consent_receipt_body(
+            policy=self.receipt_policy,
+            customer_id=customer_id,
+            consent_id=consent_id,
+            consent=consent,
+            at=now,
+        )
+        receipt, _ = receipt_log.issue(
+            conn, self.signer, kind="consent", body=body, at=now, actor=actor
+        )
+        return receipt
 
     def replace_templates(
         self, customer_id: str, embeddings: Sequence[object], *, actor: Actor
@@ -419,13 +457,34 @@ class Vault:
                     "key_ids": list(key_ids),
                     "key_commitments": list(commitments),
                     "kek_epoch": epoch,
-                    "method": "crypto-shred AES-256-GCM data key",
+                    "method": receipt_log.DESTRUCTION_METHOD,
                 },
             )
-        return Erasure(customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq)
+            receipt = None
+            if self.signer is not None:
+                body = receipt_log.destruction_receipt_body(
+                    policy=self.receipt_policy,
+                    customer_id=customer_id,
+                    key_ids=list(key_ids),
+                    commitments=list(commitments),
+                    kek_epoch=epoch,
+                    reason=row.erase_reason,
+                    at=now,
+                    log_index=seq,
+                )
+                receipt, _ = receipt_log.issue(
+                    conn, self.signer, kind="destruction", body=body, at=now, actor=actor
+                )
+        if self.audit is not None:
+            self.audit.sign_head()
+        return Erasure(
+            customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt
+        )
 
     def _erasure_of(self, row: Any, *, already: bool) -> Erasure:
         record = self.keys.record(row.customer_id)
+        found = receipt_log.read_receipts(self.engine, customer_id=row.customer_id)
+        destruction = [r for r in found if r.kind == "destruction"]
         return Erasure(
             customer_id=row.customer_id,
             key_ids=(record.key_id,) if record else (),
@@ -435,6 +494,7 @@ class Vault:
             erased_at=row.erased_at,
             already_erased=already,
             audit_seq=None,
+            receipt=destruction[-1] if destruction else None,
         )
 
     def recover(self) -> list[Erasure]:
@@ -452,6 +512,64 @@ class Vault:
                 self.index.remove(customer_id)
                 done.append(self._finish_erase(customer_id, SYSTEM))
         return done
+
+    # -- key rotation ----------------------------------------------------------------------
+
+    def rotate_kek(self, *, actor: Actor) -> Rotation:
+        """Rotate the KEK: re-wrap live data keys, destroy old epochs, record it in the log."""
+        with self._lock:
+            before = self.keys.kek.epochs()
+            rotation = self.keys.rotate()
+            now = self._clock()
+            with self.engine.begin() as conn:
+                append_event(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="kek.rotate",
+                    details={
+                        "provider": self.keys.kek.name,
+                        "previous_epochs": before,
+                        "new_epoch": rotation.new_epoch,
+                        "destroyed_epochs": rotation.destroyed_epochs,
+                        "rewrapped": rotation.rewrapped,
+                    },
+                )
+        if self.audit is not None:
+            self.audit.sign_head()
+        return rotation
+
+    # -- retention -----------------------------------------------------------------------
+
+    def retention_deadlines(self, grace: timedelta) -> list[tuple[str, datetime | None]]:
+        """For each active customer: when they fall due for erasure (None: a consent has no
+        end yet). Due means every consent expired or was fully revoked, plus ``grace``."""
+        with self.engine.connect() as conn:
+            ids = (
+                conn.execute(select(customers.c.customer_id).where(customers.c.status == ACTIVE))
+                .scalars()
+                .all()
+            )
+            out: list[tuple[str, datetime | None]] = []
+            for customer_id in ids:
+                ends: list[datetime | None] = []
+                for consent in self._consents(conn, customer_id):
+                    revoked = [p.revoked_at for p in consent.purposes]
+                    if all(r is not None for r in revoked):
+                        ends.append(max(r for r in revoked if r is not None))
+                    else:
+                        ends.append(consent.expires_at)
+                if ends and all(e is not None for e in ends):
+                    out.append((customer_id, max(e for e in ends if e is not None) + grace))
+                else:
+                    out.append((customer_id, None))
+        return out
+
+    def retention_sweep(self, grace: timedelta, *, actor: Actor = SYSTEM) -> list[Erasure]:
+        """Erase, with reason ``retention``, every customer past their retention deadline."""
+        now = self._clock()
+        due = [c for c, deadline in self.retention_deadlines(grace) if deadline and deadline <= now]
+        return [self.erase(c, reason="retention", actor=actor) for c in due]
 
     # -- reading -------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from api.auth import roles
+from api.auth import public, roles
 from api.problems import Problem
 from api.state import app_state
 from vault import read_events
+from vault.receipts import read_receipts
 
 router = APIRouter(tags=["auditor"])
 
@@ -60,3 +61,88 @@ def key_state(key_id: str, request: Request) -> Any:
     if record is None:
         raise Problem("key_not_found", f"no key {key_id!r}")
     return _key_json(record)
+
+
+def _log(request: Request) -> Any:
+    audit = app_state(request).runtime.vault.audit
+    assert audit is not None
+    return audit
+
+
+@router.get("/.well-known/facekeep-audit-key", **public())
+def audit_public_key(request: Request) -> Any:
+    """The Ed25519 public key that verifies tree heads and receipts."""
+    signer = _log(request).signer
+    return {"key_id": signer.key_id, "alg": "Ed25519", "public_key_pem": signer.public_pem()}
+
+
+@router.get("/v1/audit/head", **roles("auditor"))
+def audit_head(request: Request) -> Any:
+    """The latest signed tree head (a new one is signed if the log grew)."""
+    return _log(request).sign_head().to_json()
+
+
+@router.get("/v1/audit/heads", **roles("auditor"))
+def audit_heads(request: Request) -> Any:
+    """Every signed tree head."""
+    return {"heads": [h.to_json() for h in _log(request).heads()]}
+
+
+@router.get("/v1/audit/proofs/inclusion", **roles("auditor"))
+def inclusion_proof(
+    request: Request,
+    index: int = Query(ge=0),
+    tree_size: int | None = Query(default=None, ge=1),
+) -> Any:
+    """Inclusion proof of entry ``index`` in the tree of ``tree_size`` (default: latest)."""
+    log = _log(request)
+    size = tree_size or log.sign_head().tree_size
+    if index >= size or size > log.size():
+        raise Problem("invalid_request", "need index < tree_size <= the log size")
+    leaf, leaf_hash = log.leaf(index)
+    return {
+        "index": index,
+        "tree_size": size,
+        "leaf": leaf,
+        "leaf_hash": leaf_hash,
+        "proof": log.inclusion_proof(index, size),
+        "root_hash": log.tree().root(size).hex(),
+    }
+
+
+@router.get("/v1/audit/proofs/consistency", **roles("auditor"))
+def consistency_proof(
+    request: Request,
+    first: int = Query(ge=0),
+    second: int | None = Query(default=None, ge=1),
+) -> Any:
+    """Consistency proof between two tree sizes (default second: latest)."""
+    log = _log(request)
+    second = second or log.sign_head().tree_size
+    if first > second or second > log.size():
+        raise Problem("invalid_request", "need first <= second <= the log size")
+    tree = log.tree()
+    return {
+        "first": first,
+        "second": second,
+        "first_root": tree.root(first).hex(),
+        "second_root": tree.root(second).hex(),
+        "proof": log.consistency_proof(first, second),
+    }
+
+
+@router.get("/v1/receipts/{receipt_id}", **roles("auditor"))
+def receipt(receipt_id: str, request: Request) -> Any:
+    """A signed receipt and the log entry that records it."""
+    engine = app_state(request).runtime.vault.engine
+    found = read_receipts(engine, receipt_id=receipt_id)
+    if not found:
+        raise Problem("not_found", f"no receipt {receipt_id!r}")
+    return found[0].document()
+
+
+@router.get("/v1/customers/{customer_id}/receipts", **roles("auditor"))
+def customer_receipts(customer_id: str, request: Request) -> Any:
+    """Every receipt of a customer (consent and destruction), for an auditor's search."""
+    engine = app_state(request).runtime.vault.engine
+    return {"receipts": [r.document() for r in read_receipts(engine, customer_id=customer_id)]}

@@ -14,6 +14,7 @@ from api.problems import Problem
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
 from api.views import customer_json, erasure_json, match_history
+from vault.receipts import read_receipts
 
 router = APIRouter(tags=["customer"])
 Auth = Depends(authenticate)
@@ -31,6 +32,7 @@ def get_me(request: Request, principal: Principal = Auth) -> Any:
     customer_id = _me(principal)
     out = customer_json(vault.show(customer_id), vault.now())
     out["matches"] = match_history(vault, customer_id)
+    out["receipts"] = [r.document() for r in read_receipts(vault.engine, customer_id=customer_id)]
     return out
 
 
@@ -88,4 +90,6 @@ def erase_me(request: Request, principal: Principal = Auth) -> Any:
         _me(principal), reason="customer request", actor=principal.actor()
     )
     st.metrics.erasures.inc()
-    return erasure_json(result)
+    out = erasure_json(result)
+    out["receipt"] = result.receipt.document() if result.receipt else None
+    return out

@@ -131,6 +131,7 @@ async def enrol(request: Request, principal: Principal = Auth) -> Any:
             "notice_version": consent.notice_version,
             "lang": consent.lang,
             "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
+            "receipt": e.receipt.document() if e.receipt else None,
         },
         status_code=201,
     )
@@ -180,4 +181,6 @@ def staff_erase(
     st = app_state(request)
     result = st.runtime.vault.erase(customer_id, reason=body.reason, actor=principal.actor())
     st.metrics.erasures.inc()
-    return erasure_json(result)
+    out = erasure_json(result)
+    out["receipt"] = result.receipt.document() if result.receipt else None
+    return out
