@@ -14,38 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, select, update
 
-from keys.db import UTCDateTime
+from keys.db import insert_ignore, writing
 from vault import Actor
 from vault.audit import append_event
+from vault.models import api_keys, metadata, venues
 
 ROLES = ("admin", "kiosk", "auditor")
-
-metadata = MetaData()
-
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("key_id", String(64), primary_key=True),
-    Column("secret_hash", String(64), nullable=False, unique=True),
-    Column("role", String(16), nullable=False),
-    Column("venue", String(64), nullable=True),
-    Column("purposes", Text, nullable=False, default="[]"),
-    Column("label", String(128), nullable=False, default=""),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("disabled_at", UTCDateTime(), nullable=True),
-)
-
-venues = Table(
-    "venues",
-    metadata,
-    Column("venue_id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("disabled_at", UTCDateTime(), nullable=True),
-)
 
 
 def hash_secret(secret: str) -> str:
@@ -91,15 +67,16 @@ def _key(row: Any) -> ApiKey:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the credential tables if missing."""
-    metadata.create_all(engine)
+    """Create the credential tables if missing (they belong to the vault's schema)."""
+    metadata.create_all(engine, tables=[api_keys, venues])
 
 
 def ensure_venue(engine: Engine, venue_id: str, name: str, now: datetime, actor: Actor) -> bool:
     """Register a venue unless it exists; returns True if it was created."""
-    with engine.begin() as conn:
-        stmt = sqlite_insert(venues).values(venue_id=venue_id, name=name, created_at=now)
-        created = conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+    with writing(engine) as conn:
+        created = insert_ignore(
+            conn, venues, {"venue_id": venue_id, "name": name, "created_at": now}, ["venue_id"]
+        )
         if created:
             append_event(
                 conn, ts=now, actor=actor, action="venue.create", details={"venue": venue_id}
@@ -147,7 +124,7 @@ def create_key(
     prefix = {"admin": "fka", "kiosk": "fkk", "auditor": "fku"}[role]
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     key_id = f"{role}_{secrets.token_hex(6)}"
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         conn.execute(
             api_keys.insert().values(
                 key_id=key_id,
@@ -193,7 +170,7 @@ def list_keys(engine: Engine, role: str | None = None) -> list[ApiKey]:
 
 def disable_key(engine: Engine, key_id: str, *, now: datetime, actor: Actor) -> ApiKey | None:
     """Disable a key at once; returns it, or None if unknown."""
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None:
             return None

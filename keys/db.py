@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -28,16 +31,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs given without a driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
     """Create an engine that never logs bound parameters; SQLite gets WAL and sane pragmas.
 
     ``secure_delete`` makes SQLite zero deleted content on every connection (it is a
     per-connection setting), which the key store needs so destroyed keys leave no bytes.
+    PostgreSQL never zeroes dead tuples: there, erasure rests on destroyed keys alone.
     """
+    url = normalise_url(url)
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
     engine = create_engine(url, **kwargs)
     if is_sqlite:
 
@@ -53,9 +68,11 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            # Take the write lock at BEGIN so read-then-write transactions never deadlock.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            # Writers take the write lock at BEGIN, so a read-then-write transaction never
+            # fails to upgrade; readers begin deferred and never wait for writers (WAL).
+            immediate = conn.get_execution_options().get("facekeep_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own is disabled).
         @event.listens_for(engine, "connect", insert=True)
@@ -63,6 +80,15 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
             dbapi_conn.isolation_level = None
 
     return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: committed on success, rolled back on error."""
+    with engine.connect() as conn:
+        conn.execution_options(facekeep_write=True)
+        with conn.begin():
+            yield conn
 
 
 def checkpoint_truncate(engine: Engine) -> None:
@@ -80,3 +106,20 @@ def checkpoint_truncate(engine: Engine) -> None:
     finally:
         raw.close()
     raise RuntimeError("the SQLite WAL could not be checkpointed (a reader holds it)")
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+    """INSERT unless a row with the same ``keys`` exists; True if this call inserted it."""
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return conn.execute(stmt).rowcount == 1
+
+
+def serialise_writers(conn: Connection, lock_id: int) -> None:
+    """Make concurrent writers of one kind take turns inside their transactions.
+
+    SQLite already serialises writers (every transaction here begins IMMEDIATE);
+    PostgreSQL gets a transaction-scoped advisory lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})

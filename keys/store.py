@@ -29,12 +29,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from keys import aead
 from keys.datakey import DataKey, key_commitment
-from keys.db import UTCDateTime, checkpoint_truncate, make_engine
+from keys.db import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
 from keys.errors import KeyDestroyed, KeyNotFound
 from keys.kek import KekProvider
 
@@ -190,9 +188,8 @@ class KeyStore:
                 "commitment": key_commitment(dek, key_id),
                 "created_at": self._clock(),
             }
-            with self.engine.begin() as conn:
-                result = conn.execute(self._insert_if_absent(row))
-                if result.rowcount == 1:
+            with writing(self.engine) as conn:
+                if insert_ignore(conn, data_keys, row, ["customer_id"]):
                     conn.execute(
                         insert(wrapped_keys).values(key_id=key_id, kek_epoch=epoch, wrapped=wrapped)
                     )
@@ -203,11 +200,6 @@ class KeyStore:
         if record.state == DESTROYED:
             raise KeyDestroyed(customer_id, record.key_id)
         return record
-
-    def _insert_if_absent(self, row: dict[str, object]):  # type: ignore[no-untyped-def]
-        dialect = self.engine.dialect.name
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(data_keys).values(**row)
-        return stmt.on_conflict_do_nothing(index_elements=["customer_id"])
 
     def data_key(self, customer_id: str) -> DataKey:
         """Return the customer's unwrapped data key (cached in this process only)."""
@@ -265,7 +257,7 @@ class KeyStore:
         """Crypto-shred the customer's key: delete its wrapped bytes for good. Idempotent."""
         self.forget(customer_id)
         now = self._clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(
                 select(data_keys).where(data_keys.c.customer_id == customer_id)
             ).first()
@@ -303,7 +295,7 @@ class KeyStore:
                 .where(wrapped_keys.c.kek_epoch != new)
             ).all()
         for key_id, customer_id in stale:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 row = conn.execute(
                     select(wrapped_keys).where(wrapped_keys.c.key_id == key_id)
                 ).first()

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from keys.db import serialise_writers
 from vault.merkle import leaf_hash
 from vault.models import audit_events
 
@@ -24,6 +25,7 @@ class Actor:
 
 
 SYSTEM = Actor(role="system", id="facekeep")
+AUDIT_LOCK = 0x66616B  # advisory lock id that orders audit appends on PostgreSQL
 
 
 def canonical_json(value: Any) -> str:
@@ -57,6 +59,7 @@ def append_event(
 
     Details must never hold an image, an embedding or a secret.
     """
+    serialise_writers(conn, AUDIT_LOCK)
     seq = int(conn.execute(select(func.coalesce(func.max(audit_events.c.seq), -1))).scalar_one())
     seq += 1
     body = {

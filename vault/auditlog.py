@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from keys.db import writing
 from keys.signing import AuditSigner
 from vault.audit import canonical_json
 from vault.merkle import MerkleTree
@@ -108,7 +109,7 @@ class AuditLog:
         body = head_body(size, root, at, self.signer.key_id)
         signature = base64.b64encode(self.signer.sign(head_message(body))).decode()
         head = TreeHead(size, root, at, self.signer.key_id, signature)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             exists = conn.execute(
                 select(tree_heads.c.tree_size).where(tree_heads.c.tree_size == size)
             ).first()

@@ -104,3 +104,26 @@ receipts = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Index("ix_receipts_customer", "customer_id"),
 )
+
+# Venues and hashed API credentials (admin, kiosk, auditor); the API layer manages them.
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("venue", String(64), nullable=True),
+    Column("purposes", Text, nullable=False, default="[]"),
+    Column("label", String(128), nullable=False, default=""),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+)

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Engine, delete, exists, select, update
+from sqlalchemy import Connection, Engine, delete, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from keys import KeyDestroyed, KeyNotFound, KeyStore, Rotation
-from keys.db import checkpoint_truncate, make_engine
+from keys.db import checkpoint_truncate, make_engine, writing
 from keys.signing import AuditSigner
 from vault import receipts as receipt_log
 from vault.audit import SYSTEM, Actor, append_event
@@ -30,7 +30,7 @@ from vault.auditlog import AuditLog
 from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
 from vault.errors import CustomerErased, CustomerExists, CustomerNotFound, InvalidRequest
 from vault.index import Grant, Hit, MatchIndex
-from vault.models import consent_purposes, consents, customers, metadata, templates
+from vault.models import audit_events, consent_purposes, consents, customers, metadata, templates
 from vault.receipts import ReceiptPolicy, SignedReceipt
 from vault.templates import check_embedding, check_embeddings, open_template, seal_template
 
@@ -38,6 +38,9 @@ Clock = Callable[[], datetime]
 FaultHook = Callable[[str], None]
 
 ACTIVE, ERASING, ERASED = "active", "erasing", "erased"
+CHANNEL = "facekeep_changes"  # PostgreSQL NOTIFY channel: a customer's state changed
+# Events that change nothing another replica's index depends on.
+PASSIVE_ACTIONS = frozenset({"match", "receipt.consent", "receipt.destruction"})
 
 
 def _utcnow() -> datetime:
@@ -124,6 +127,7 @@ class Vault:
         fault: FaultHook = _no_fault,
         signer: AuditSigner | None = None,
         receipt_policy: ReceiptPolicy | None = None,
+        authoritative: bool = True,
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -137,6 +141,9 @@ class Vault:
         self._clock = clock
         self._fault = fault
         self._lock = threading.RLock()
+        self._own_seqs: set[int] = set()
+        self._seen_seq = -1
+        self.authoritative = authoritative
 
     @classmethod
     def open_url(cls, url: str, *, keys: KeyStore, **kwargs: Any) -> Vault:
@@ -148,6 +155,9 @@ class Vault:
     def start(self) -> list[Erasure]:
         """Finish interrupted erasures, then build the match index. Call once at start."""
         completed = self.recover()
+        with self.engine.connect() as conn:
+            last = conn.execute(select(func.max(audit_events.c.seq))).scalar()
+        self._seen_seq = -1 if last is None else int(last)
         self.load_index()
         return completed
 
@@ -158,6 +168,56 @@ class Vault:
     def now(self) -> datetime:
         """The vault's clock."""
         return self._clock()
+
+    # -- the change feed ------------------------------------------------------------------
+
+    def _append(self, conn: Connection, **event: Any) -> int:
+        """Append an audit event in ``conn``'s transaction, remembering it as our own and
+        telling other replicas (PostgreSQL NOTIFY, delivered at commit)."""
+        seq = append_event(conn, ts=event.pop("ts"), **event)
+        self._own_seqs.add(seq)
+        customer_id = event.get("customer_id")
+        if customer_id and conn.dialect.name == "postgresql" and event["action"] != "match":
+            conn.execute(
+                text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": CHANNEL, "payload": customer_id},
+            )
+        return seq
+
+    def _issue(
+        self, conn: Connection, signer: AuditSigner, **kwargs: Any
+    ) -> tuple[SignedReceipt, int]:
+        receipt, seq = receipt_log.issue(conn, signer, **kwargs)
+        self._own_seqs.add(seq)
+        return receipt, seq
+
+    def follow_changes(self) -> int:
+        """Apply state changes made by other processes sharing the database: re-index the
+        customers they touched and drop cached keys of erased ones. Returns how many."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_events.c.seq, audit_events.c.action, audit_events.c.customer_id)
+                .where(audit_events.c.seq > self._seen_seq)
+                .where(audit_events.c.customer_id.is_not(None))
+                .order_by(audit_events.c.seq)
+            ).all()
+            last = conn.execute(select(func.max(audit_events.c.seq))).scalar()
+        touched: dict[str, str] = {}
+        for seq, action, customer_id in rows:
+            if seq in self._own_seqs or action in PASSIVE_ACTIONS:
+                continue
+            touched[customer_id] = action
+        for customer_id, action in touched.items():
+            if action.startswith("erase"):
+                self.index.remove(customer_id)
+                self.keys.forget(customer_id)
+            else:
+                with self._lock:
+                    self._index_customer(customer_id)
+        if last is not None:
+            self._seen_seq = max(self._seen_seq, int(last))
+        self._own_seqs = {s for s in self._own_seqs if s > self._seen_seq}
+        return len(touched)
 
     # -- enrolment -----------------------------------------------------------------------
 
@@ -189,7 +249,7 @@ class Vault:
             now = self._clock()
             consent_id = _new_id("cs")
             try:
-                with self.engine.begin() as conn:
+                with writing(self.engine) as conn:
                     conn.execute(
                         customers.insert().values(
                             customer_id=customer_id,
@@ -203,7 +263,7 @@ class Vault:
                     self._insert_templates(
                         conn, customer_id, record.key_id, template_ids, sealed, now
                     )
-                    seq = append_event(
+                    seq = self._append(
                         conn,
                         ts=now,
                         actor=actor,
@@ -235,10 +295,10 @@ class Vault:
         with self._lock:
             now = self._clock()
             consent_id = _new_id("cs")
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 self._active_customer(conn, customer_id)
                 self._insert_consent(conn, customer_id, consent_id, consent, now)
-                append_event(
+                self._append(
                     conn,
                     ts=now,
                     actor=actor,
@@ -274,9 +334,7 @@ class Vault:
             consent=consent,
             at=now,
         )
-        receipt, _ = receipt_log.issue(
-            conn, self.signer, kind="consent", body=body, at=now, actor=actor
-        )
+        receipt, _ = self._issue(conn, self.signer, kind="consent", body=body, at=now, actor=actor)
         return receipt
 
     def replace_templates(
@@ -287,7 +345,7 @@ class Vault:
         with self._lock:
             now = self._clock()
             template_ids = tuple(_new_id("t") for _ in vectors)
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 row = self._active_customer(conn, customer_id)
                 sealed = [
                     seal_template(self.keys, customer_id, tid, self.model_version, v)
@@ -297,7 +355,7 @@ class Vault:
                     delete(templates).where(templates.c.customer_id == customer_id)
                 ).rowcount
                 self._insert_templates(conn, customer_id, row.key_id, template_ids, sealed, now)
-                append_event(
+                self._append(
                     conn,
                     ts=now,
                     actor=actor,
@@ -327,12 +385,23 @@ class Vault:
         hit = self.index.search(
             vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
         )
+        for _ in range(3):
+            if hit is None or not self.authoritative or self._still_allowed(hit, purpose, now):
+                break
+            # Another process revoked or erased since our index learnt of it: catch up.
+            with self._lock:
+                self._index_customer(hit.customer_id)
+            hit = self.index.search(
+                vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
+            )
+        else:
+            hit = None
         if audit:
             details: dict[str, Any] = {"purpose": purpose, "venue": venue}
             if hit is not None:
                 details |= {"consent": hit.consent_id, "distance": round(hit.distance, 4)}
-            with self.engine.begin() as conn:
-                append_event(
+            with writing(self.engine) as conn:
+                self._append(
                     conn,
                     ts=now,
                     actor=actor,
@@ -342,6 +411,25 @@ class Vault:
                     details=details,
                 )
         return hit
+
+    def _still_allowed(self, hit: Hit, purpose: str, now: datetime) -> bool:
+        """Ask the database (the authority shared by every replica) whether the consent
+        that allowed a hit is still active."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(consents.c.expires_at)
+                .select_from(
+                    consent_purposes.join(consents).join(
+                        customers, customers.c.customer_id == consents.c.customer_id
+                    )
+                )
+                .where(consent_purposes.c.consent_id == hit.consent_id)
+                .where(consent_purposes.c.purpose == purpose)
+                .where(consent_purposes.c.revoked_at.is_(None))
+                .where(consents.c.customer_id == hit.customer_id)
+                .where(customers.c.status == ACTIVE)
+            ).first()
+        return row is not None and (row.expires_at is None or now < row.expires_at)
 
     # -- revocation ----------------------------------------------------------------------
 
@@ -358,10 +446,10 @@ class Vault:
             raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
         with self._lock:
             now = self._clock()
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 self._active_customer(conn, customer_id)
                 revoked = self._revoke_in(conn, customer_id, purpose, reason, now)
-                seq = append_event(
+                seq = self._append(
                     conn,
                     ts=now,
                     actor=actor,
@@ -400,7 +488,7 @@ class Vault:
             raise InvalidRequest("a reason (1-200 characters) is required", code="invalid_reason")
         with self._lock:
             now = self._clock()
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 row = conn.execute(
                     select(customers).where(customers.c.customer_id == customer_id)
                 ).first()
@@ -415,7 +503,7 @@ class Vault:
                         .where(customers.c.customer_id == customer_id)
                         .values(status=ERASING, erase_reason=reason, access_code_hash=None)
                     )
-                    append_event(
+                    self._append(
                         conn,
                         ts=now,
                         actor=actor,
@@ -437,7 +525,7 @@ class Vault:
             key_ids, commitments, epoch = (), (), None
         self._fault("erase.after_destroy")
         now = self._clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(
                 select(customers).where(customers.c.customer_id == customer_id)
             ).one()
@@ -446,7 +534,7 @@ class Vault:
                 .where(customers.c.customer_id == customer_id)
                 .values(status=ERASED, erased_at=now)
             )
-            seq = append_event(
+            seq = self._append(
                 conn,
                 ts=now,
                 actor=actor,
@@ -472,7 +560,7 @@ class Vault:
                     at=now,
                     log_index=seq,
                 )
-                receipt, _ = receipt_log.issue(
+                receipt, _ = self._issue(
                     conn, self.signer, kind="destruction", body=body, at=now, actor=actor
                 )
         if self.audit is not None:
@@ -521,8 +609,8 @@ class Vault:
             before = self.keys.kek.epochs()
             rotation = self.keys.rotate()
             now = self._clock()
-            with self.engine.begin() as conn:
-                append_event(
+            with writing(self.engine) as conn:
+                self._append(
                     conn,
                     ts=now,
                     actor=actor,
