@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 
-from api import credentials, problems
+from api import problems
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.middleware import RequestContext
@@ -47,7 +47,6 @@ def create_app(
 ) -> FastAPI:
     """Build the service: open the stores, recover, build the index, wire the routes."""
     runtime = runtime or open_runtime(settings, embedder=embedder, clock=clock)
-    credentials.create_schema(runtime.vault.engine)
     state = AppState(
         settings=settings,
         runtime=runtime,

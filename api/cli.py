@@ -231,6 +231,47 @@ def show(data_dir: Path | None, customer: str) -> None:
     emit(out)
 
 
+@cli.group(name="db")
+def db_group() -> None:
+    """Database schemas (Alembic migrations for the vault and the key store)."""
+
+
+@db_group.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path | None) -> None:
+    """Migrate both databases to the schema this code needs."""
+    from api.runtime import migrate
+
+    settings = load_settings(data_dir)
+    runtime = open_runtime(settings, create=True, start=False)
+    try:
+        revisions = migrate(runtime.keys, runtime.vault)
+    finally:
+        runtime.close()
+    emit({"upgraded": revisions})
+
+
+@db_group.command("current")
+@data_dir_option
+def db_current(data_dir: Path | None) -> None:
+    """Show each database's schema revision and the one this code needs."""
+    from api.runtime import KEYS_MIGRATIONS, VAULT_MIGRATIONS
+    from keys import schema
+
+    runtime = open_runtime(load_settings(data_dir), create=False, start=False, check=False)
+    try:
+        emit(
+            {
+                "keystore": schema.current_revision(KEYS_MIGRATIONS, runtime.keys.engine),
+                "keystore_head": schema.head_revision(KEYS_MIGRATIONS),
+                "vault": schema.current_revision(VAULT_MIGRATIONS, runtime.vault.engine),
+                "vault_head": schema.head_revision(VAULT_MIGRATIONS),
+            }
+        )
+    finally:
+        runtime.close()
+
+
 @cli.group(name="keys")
 def keys_group() -> None:
     """Key management."""
@@ -254,7 +295,6 @@ def _create_key(data_dir: Path | None, role: str, **kwargs: Any) -> None:
     runtime = runtime_for(data_dir)
     try:
         engine = runtime.vault.engine
-        credentials.create_schema(engine)
         now = runtime.vault.now()
         if kwargs.get("venue"):
             credentials.ensure_venue(engine, kwargs["venue"], kwargs["venue"], now, CLI_ACTOR)

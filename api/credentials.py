@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 from keys.db import insert_ignore, writing
 from vault import Actor
 from vault.audit import append_event
-from vault.models import api_keys, metadata, venues
+from vault.models import api_keys, venues
 
 ROLES = ("admin", "kiosk", "auditor")
 
@@ -64,11 +64,6 @@ def _key(row: Any) -> ApiKey:
         created_at=row.created_at,
         disabled_at=row.disabled_at,
     )
-
-
-def create_schema(engine: Engine) -> None:
-    """Create the credential tables if missing (they belong to the vault's schema)."""
-    metadata.create_all(engine, tables=[api_keys, venues])
 
 
 def ensure_venue(engine: Engine, venue_id: str, name: str, now: datetime, actor: Actor) -> bool:

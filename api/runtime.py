@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import vault as vault_package
 from api.settings import Settings
 from enroll import MODEL_NAME, MODEL_VERSION, Embedder, FaceEmbedder, ImageLimits
-from keys import KekError, KekProvider, KeyStore, LocalKekProvider
+from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
 from keys.signing import AuditSigner
 from vault import Vault
 from vault.receipts import ReceiptPolicy
@@ -68,6 +69,18 @@ class Runtime:
         self.keys.close()
 
 
+KEYS_MIGRATIONS = schema.MIGRATIONS
+VAULT_MIGRATIONS = Path(vault_package.__file__).parent / "migrations"
+
+
+def migrate(keys: KeyStore, vault: Vault) -> dict[str, str | None]:
+    """Bring both schemas to the newest revision (``facekeep db upgrade``)."""
+    return {
+        "keystore": schema.upgrade(KEYS_MIGRATIONS, keys.engine),
+        "vault": schema.upgrade(VAULT_MIGRATIONS, vault.engine),
+    }
+
+
 def init_data_dir(settings: Settings) -> Path:
     """Create the data directory (0700), the KEK and both databases. Idempotent."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +97,7 @@ def open_runtime(
     embedder: Embedder | None = None,
     clock: Callable[[], datetime] | None = None,
     start: bool = True,
+    check: bool = True,
 ) -> Runtime:
     """Open the stores (creating them if ``create``), recover, and build the index."""
     if not create and settings.database_url is None and not settings.data_dir.exists():
@@ -95,10 +109,11 @@ def open_runtime(
         else AuditSigner.load(settings.signing_key_path())
     )
     extra = {"clock": clock} if clock is not None else {}
-    keys = KeyStore.open_url(settings.keys_url(), kek=kek, **extra)
+    keys = KeyStore.open_url(settings.keys_url(), kek=kek, create_schema=False, **extra)
     vault = Vault.open_url(
         settings.vault_url(),
         keys=keys,
+        create_schema=False,
         model_name=MODEL_NAME,
         model_version=MODEL_VERSION,
         threshold=settings.match_threshold,
@@ -109,6 +124,11 @@ def open_runtime(
         ),
         **extra,
     )
+    if create:
+        migrate(keys, vault)
+    elif check:
+        schema.require_current(KEYS_MIGRATIONS, keys.engine, "key store")
+        schema.require_current(VAULT_MIGRATIONS, vault.engine, "vault")
     if start:
         if len(kek.epochs()) > 1:
             # A rotation was interrupted: finish re-wrapping and destroy the old epochs.

@@ -124,10 +124,14 @@ class KeyStore:
         self._lock = threading.RLock()
 
     @classmethod
-    def open_url(cls, url: str, *, kek: KekProvider, clock: Clock = _utcnow) -> KeyStore:
-        """Open (and create if needed) the key store at a database URL."""
+    def open_url(
+        cls, url: str, *, kek: KekProvider, clock: Clock = _utcnow, create_schema: bool = True
+    ) -> KeyStore:
+        """Open the key store at a database URL; ``create_schema`` makes missing tables
+        directly (library use and tests; deployments migrate with Alembic instead)."""
         store = cls(make_engine(url, secure_delete=True), kek=kek, clock=clock)
-        store.create_schema()
+        if create_schema:
+            store.create_schema()
         return store
 
     def create_schema(self) -> None:

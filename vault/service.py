@@ -146,10 +146,14 @@ class Vault:
         self.authoritative = authoritative
 
     @classmethod
-    def open_url(cls, url: str, *, keys: KeyStore, **kwargs: Any) -> Vault:
-        """Open (and create if needed) the vault database at a URL."""
+    def open_url(
+        cls, url: str, *, keys: KeyStore, create_schema: bool = True, **kwargs: Any
+    ) -> Vault:
+        """Open the vault database at a URL; ``create_schema`` makes missing tables
+        directly (library use and tests; deployments migrate with Alembic instead)."""
         vault = cls(make_engine(url, secure_delete=True), keys=keys, **kwargs)
-        metadata.create_all(vault.engine)
+        if create_schema:
+            metadata.create_all(vault.engine)
         return vault
 
     def start(self) -> list[Erasure]:

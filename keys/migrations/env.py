@@ -1,0 +1,22 @@
+"""Alembic environment of the keys store: runs on the engine handed over by keys.schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import context
+
+from keys.schema import version_table
+from keys.store import metadata
+
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        version_table=version_table(Path(__file__).parent),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
