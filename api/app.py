@@ -20,6 +20,7 @@ from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from api.state import AppState
 from enroll import Embedder
+from vault.changes import ChangeFollower
 
 log = logging.getLogger("facekeep.retention")
 
@@ -60,6 +61,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        follower = ChangeFollower(runtime.vault, interval=settings.follow_interval_seconds).start()
         sweeper = (
             asyncio.create_task(_retention_loop(state))
             if settings.retention_interval_seconds > 0
@@ -70,6 +72,7 @@ def create_app(
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            follower.stop()
             state.images.close()
             runtime.close()
 

@@ -163,11 +163,13 @@ def list_keys(engine: Engine, role: str | None = None) -> list[ApiKey]:
         return [_key(r) for r in conn.execute(query)]
 
 
-def disable_key(engine: Engine, key_id: str, *, now: datetime, actor: Actor) -> ApiKey | None:
-    """Disable a key at once; returns it, or None if unknown."""
+def disable_key(
+    engine: Engine, key_id: str, *, now: datetime, actor: Actor, role: str | None = None
+) -> ApiKey | None:
+    """Disable a key (of ``role``, if given) at once; returns it, or None if unknown."""
     with writing(engine) as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
-        if row is None:
+        if row is None or (role is not None and row.role != role):
             return None
         if row.disabled_at is None:
             conn.execute(

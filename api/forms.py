@@ -41,7 +41,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     body = await request.body()
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem("invalid_json", "the body is not valid JSON") from None
     if not isinstance(value, dict):
         raise Problem("invalid_json", "the body must be a JSON object")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -50,8 +51,11 @@ class RequestContext:
         rid = incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         status_holder = {"status": 0}
+        rejected = False
 
         async def send_wrapper(message: Message) -> None:
+            if rejected:
+                return  # we already answered 413; drop what the app sends after
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
@@ -59,6 +63,7 @@ class RequestContext:
             await send(message)
 
         async def reject(status: int, code: str, detail: str) -> None:
+            nonlocal rejected
             body = _problem(status, code, detail)
             await send_wrapper(
                 {
@@ -72,6 +77,7 @@ class RequestContext:
                 }
             )
             await send_wrapper({"type": "http.response.body", "body": body})
+            rejected = True
 
         try:
             length = headers.get("content-length")
@@ -86,16 +92,17 @@ class RequestContext:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > self.max_body:
+                        # Answer now: the app may catch the error below and try to answer
+                        # something else, which send_wrapper then drops.
+                        if status_holder["status"] == 0 and not rejected:
+                            await reject(
+                                413, "payload_too_large", f"the body is over {self.max_body} bytes"
+                            )
                         raise BodyTooLarge()
                 return message
 
-            try:
+            with contextlib.suppress(BodyTooLarge):
                 await self.app(scope, limited_receive, send_wrapper)
-            except BodyTooLarge:
-                if status_holder["status"] == 0:
-                    await reject(
-                        413, "payload_too_large", f"the body is over {self.max_body} bytes"
-                    )
         finally:
             extra: dict[str, Any] = {
                 "request_id": rid,

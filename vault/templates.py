@@ -25,6 +25,15 @@ def template_context(customer_id: str, template_id: str, model_version: str) -> 
 
 def check_embedding(value: object) -> npt.NDArray[np.float32]:
     """Return a (128,) float32 copy of ``value`` or raise InvalidEmbedding."""
+    if isinstance(value, list | tuple):
+        # JSON numbers only: strings such as "0.1" and booleans are not embeddings.
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in value):
+            raise InvalidEmbedding("an embedding must be a list of 128 numbers")
+    elif isinstance(value, np.ndarray):
+        if value.dtype.kind not in "fiu":
+            raise InvalidEmbedding("an embedding must be a list of 128 numbers")
+    else:
+        raise InvalidEmbedding("an embedding must be a list of 128 numbers")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
