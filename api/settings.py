@@ -22,7 +22,19 @@ class Settings(BaseSettings):
     keystore_url: str | None = Field(
         default=None, description="Wrapped data keys; default a separate SQLite file."
     )
-    kek_provider: Literal["local"] = "local"
+    kek_provider: Literal["local", "pkcs11", "transit"] = "local"
+    pkcs11_module: str = Field(
+        default="/usr/lib/softhsm/libsofthsm2.so", description="PKCS#11 module (.so) path."
+    )
+    pkcs11_token_label: str = "facekeep"
+    pkcs11_pin: str | None = Field(default=None, description="PKCS#11 user PIN.", repr=False)
+    pkcs11_key_label: str = Field(
+        default="facekeep-kek", description="KEK object label prefix (epoch N = prefix-NNNNNN)."
+    )
+    transit_url: str | None = Field(default=None, description="OpenBao/Vault address.")
+    transit_token: str | None = Field(default=None, description="Transit token.", repr=False)
+    transit_key: str = "facekeep-kek"
+    transit_mount: str = "transit"
     kek: str | None = Field(
         default=None,
         description="Base64 of a 32-byte KEK (development only); default a 0600 key file.",
@@ -52,6 +64,9 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(
         default=3600.0, ge=0, description="How often the server sweeps; 0 = never."
+    )
+    follow_interval_seconds: float = Field(
+        default=1.0, gt=0, description="How often to apply other replicas' changes."
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
