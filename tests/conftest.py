@@ -1,9 +1,22 @@
-"""Shared fixtures: sample face photos and one real embedder per test session."""
+"""Shared fixtures: the database engine under test, sample face photos, and one real
+embedder per test session.
+
+The engine is chosen with ``FACEKEEP_TEST_ENGINE`` (``sqlite``, the default, or
+``postgresql``; the server is ``FACEKEEP_TEST_PG_URL``). Under PostgreSQL every test gets
+two fresh schemas (vault and key store), handed to everything that reads ``Settings``
+through ``FACEKEEP_DATABASE_URL`` / ``FACEKEEP_KEYSTORE_URL`` and to library tests through
+the ``db_urls`` fixture. Tests marked ``sqlite_only`` inspect SQLite files and are
+skipped there: PostgreSQL never zeroes deleted rows, so erasure there rests on the key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +25,107 @@ import pytest
 from enroll import FaceEmbedder
 
 FACES_DIR = Path(__file__).parent / "data" / "faces"
+ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
+PG_URL = os.environ.get("FACEKEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_KEEP = {"FACEKEEP_TEST_ENGINE", "FACEKEEP_TEST_PG_URL"}
+
+
+def pytest_report_header() -> str:
+    return f"facekeep database engine: {ENGINE}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ENGINE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"FACEKEEP_TEST_ENGINE must be sqlite or postgresql, not {ENGINE}")
+    if ENGINE == "postgresql":
+        skip = pytest.mark.skip(reason="inspects SQLite files; not applicable to PostgreSQL")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(skip)
+
+
+@dataclass(frozen=True)
+class DbUrls:
+    """Where a test's vault and key store live."""
+
+    vault: str
+    keys: str
+
+
+def _pg_admin() -> Any:
+    from sqlalchemy import create_engine
+
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT", hide_parameters=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Any]:
+    """An autocommit engine on the PostgreSQL server (only under the postgresql engine).
+
+    Fails, never skips, when the server cannot be reached: CI must test PostgreSQL."""
+    if ENGINE != "postgresql":
+        yield None
+        return
+    from sqlalchemy import text
+
+    engine = _pg_admin()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {type(exc).__name__}: {exc}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def new_db_urls(pg_admin: Any) -> Iterator[Callable[[Path], DbUrls]]:
+    """``new_db_urls(folder)`` -> fresh databases for one deployment: SQLite files in
+    ``folder``, or two new PostgreSQL schemas (dropped at the end of the session, so a
+    deployment may outlive the test that made it)."""
+    made: list[str] = []
+
+    def make(folder: Path) -> DbUrls:
+        if ENGINE != "postgresql":
+            folder.mkdir(parents=True, exist_ok=True)
+            return DbUrls(f"sqlite:///{folder / 'vault.db'}", f"sqlite:///{folder / 'keys.db'}")
+        from sqlalchemy import text
+
+        tag = secrets.token_hex(6)
+        schemas = [f"fk_{tag}_vault", f"fk_{tag}_keys"]
+        with pg_admin.connect() as conn:
+            for schema in schemas:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        made.extend(schemas)
+        urls = [f"{PG_URL}?options=-csearch_path%3D{schema}" for schema in schemas]
+        return DbUrls(urls[0], urls[1])
+
+    yield make
+    if made:
+        from sqlalchemy import text
+
+        with pg_admin.connect() as conn:
+            for schema in made:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def db_urls(tmp_path: Path, new_db_urls: Callable[[Path], DbUrls]) -> DbUrls:
+    """Fresh databases for this test."""
+    return new_db_urls(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def facekeep_environment(monkeypatch: pytest.MonkeyPatch, db_urls: DbUrls) -> Iterator[DbUrls]:
+    """No FACEKEEP_* setting leaks in from outside; under PostgreSQL every Settings()
+    (and every server subprocess) points at this test's schemas."""
+    for name in list(os.environ):
+        if name.startswith("FACEKEEP_") and name not in _KEEP:
+            monkeypatch.delenv(name)
+    if ENGINE == "postgresql":
+        monkeypatch.setenv("FACEKEEP_DATABASE_URL", db_urls.vault)
+        monkeypatch.setenv("FACEKEEP_KEYSTORE_URL", db_urls.keys)
+    yield db_urls
 
 
 @pytest.fixture(scope="session")
