@@ -111,8 +111,14 @@ def checkpoint_truncate(engine: Engine) -> None:
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """INSERT unless a row with the same ``keys`` exists; True if this call inserted it."""
     module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return conn.execute(stmt).rowcount == 1
+    stmt = (
+        module.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.c[keys[0]])
+    )
+    # RETURNING gives a row only when this statement inserted (rowcount is unreliable here).
+    return conn.execute(stmt).first() is not None
 
 
 def serialise_writers(conn: Connection, lock_id: int) -> None:
