@@ -22,6 +22,30 @@ from vault.receipts import ReceiptPolicy
 
 def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
     """The configured key-encryption-key provider."""
+    if settings.kek_provider == "pkcs11":
+        from keys.kek_pkcs11 import Pkcs11KekProvider
+
+        if not settings.pkcs11_pin:
+            raise KekError("FACEKEEP_PKCS11_PIN is required for the pkcs11 KEK provider")
+        make_p11 = Pkcs11KekProvider.create if create else Pkcs11KekProvider
+        return make_p11(
+            settings.pkcs11_module,
+            settings.pkcs11_token_label,
+            settings.pkcs11_pin,
+            key_label_prefix=settings.pkcs11_key_label,
+        )
+    if settings.kek_provider == "transit":
+        from keys.kek_transit import TransitKekProvider
+
+        if not settings.transit_url or not settings.transit_token:
+            raise KekError("FACEKEEP_TRANSIT_URL and FACEKEEP_TRANSIT_TOKEN are required")
+        make_transit = TransitKekProvider.create if create else TransitKekProvider
+        return make_transit(
+            settings.transit_url,
+            settings.transit_token,
+            key_name=settings.transit_key,
+            mount=settings.transit_mount,
+        )
     if settings.kek:
         try:
             raw = base64.b64decode(settings.kek, validate=True)
@@ -110,6 +134,7 @@ def open_runtime(
     )
     extra = {"clock": clock} if clock is not None else {}
     keys = KeyStore.open_url(settings.keys_url(), kek=kek, create_schema=False, **extra)
+    keys.fault = fault_hook(settings)
     vault = Vault.open_url(
         settings.vault_url(),
         keys=keys,

@@ -115,8 +115,10 @@ class KeyStore:
         kek: KekProvider,
         clock: Clock = _utcnow,
         cache_size: int = 10_000,
+        fault: Callable[[str], None] = lambda _point: None,
     ) -> None:
         self.engine = engine
+        self.fault = fault  # testing hook: crash the process at named points
         self.kek = kek
         self._clock = clock
         self._cache: OrderedDict[str, DataKey] = OrderedDict()
@@ -286,6 +288,7 @@ class KeyStore:
     def rotate(self) -> Rotation:
         """Create a new KEK epoch, re-wrap every live key under it, destroy older epochs."""
         self.kek.new_epoch()
+        self.fault("rotate.after_new_epoch")
         return self.finish_rotation()
 
     def finish_rotation(self) -> Rotation:
@@ -325,8 +328,10 @@ class KeyStore:
                     update(data_keys).where(data_keys.c.key_id == key_id).values(kek_epoch=new)
                 )
             rewrapped += 1
+            self.fault("rotate.after_rewrap")
         checkpoint_truncate(self.engine)
         old = [e for e in self.kek.epochs() if e != new]
+        self.fault("rotate.before_destroy_epochs")
         for epoch in old:
             self.kek.destroy_epoch(epoch)
         return Rotation(new_epoch=new, destroyed_epochs=old, rewrapped=rewrapped)

@@ -287,6 +287,7 @@ class Vault:
                     receipt = self._consent_receipt(
                         conn, customer_id, consent_id, consent, now, actor
                     )
+                    self._fault("enroll.before_commit")
             except IntegrityError:
                 raise CustomerExists(customer_id) from None
             self._fault("enroll.after_commit")
@@ -465,6 +466,8 @@ class Vault:
                         "revoked": [list(r) for r in revoked],
                     },
                 )
+                self._fault("revoke.before_commit")
+            self._fault("revoke.after_commit")
             self._refresh_grants(customer_id)
         return Revocation(customer_id, revoked, seq)
 
