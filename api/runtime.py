@@ -154,6 +154,7 @@ def open_runtime(
     elif check:
         schema.require_current(KEYS_MIGRATIONS, keys.engine, "key store")
         schema.require_current(VAULT_MIGRATIONS, vault.engine, "vault")
+    keys.check_kek()
     if start:
         if len(kek.epochs()) > 1:
             # A rotation was interrupted: finish re-wrapping and destroy the old epochs.

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from keys import aead
 from keys.datakey import DataKey, key_commitment
 from keys.db import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
-from keys.errors import KeyDestroyed, KeyNotFound
+from keys.errors import DecryptionFailed, KekError, KeyDestroyed, KeyNotFound
 from keys.kek import KekProvider
 
 Clock = Callable[[], datetime]
@@ -59,6 +59,15 @@ wrapped_keys = Table(
     metadata,
     Column("key_id", String(64), ForeignKey("data_keys.key_id"), primary_key=True),
     Column("kek_epoch", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+)
+
+# One value wrapped under each live KEK epoch: opening it at start proves the configured
+# KEK is the one this store was written with (a wrong KEK fails at once, not later).
+kek_canaries = Table(
+    "kek_canaries",
+    metadata,
+    Column("kek_epoch", Integer, primary_key=True, autoincrement=False),
     Column("wrapped", LargeBinary, nullable=False),
 )
 
@@ -99,6 +108,10 @@ class Rotation:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _canary(epoch: int) -> tuple[str, ...]:
+    return ("facekeep/kek-canary/v1", str(epoch))
 
 
 def _wrap_context(customer_id: str, key_id: str, epoch: int) -> tuple[str, ...]:
@@ -147,6 +160,43 @@ class KeyStore:
                 key.wipe()
             self._cache.clear()
         self.engine.dispose()
+
+    # -- the KEK canary --------------------------------------------------------------------
+
+    def check_kek(self) -> None:
+        """Prove the configured KEK opens this store, then make sure its current epoch has a
+        canary. Raises KekError with a clear message when the KEK is not the store's."""
+        current = self.kek.current_epoch()
+        with self.engine.connect() as conn:
+            canaries: dict[int, bytes] = {
+                int(r.kek_epoch): bytes(r.wrapped) for r in conn.execute(select(kek_canaries))
+            }
+        if canaries and max(canaries) > current:
+            raise KekError(
+                f"the key store was last used with KEK epoch {max(canaries)}, but the "
+                f"configured KEK is at epoch {current}: wrong or outdated KEK"
+            )
+        checkable = [e for e in canaries if e in self.kek.epochs()]
+        if canaries and not checkable:
+            raise KekError("none of this key store's KEK epochs is available: wrong KEK")
+        for epoch in checkable:
+            try:
+                aead.wipe(self.kek.unwrap(canaries[epoch], epoch=epoch, context=_canary(epoch)))
+            except DecryptionFailed:
+                raise KekError(
+                    f"the configured key-encryption key (epoch {epoch}) is not the one this "
+                    "key store was written with; check the KEK file or provider settings"
+                ) from None
+        if current not in canaries:
+            value = aead.new_key()
+            try:
+                wrapped = self.kek.wrap(value, epoch=current, context=_canary(current))
+            finally:
+                aead.wipe(value)
+            with writing(self.engine) as conn:
+                insert_ignore(
+                    conn, kek_canaries, {"kek_epoch": current, "wrapped": wrapped}, ["kek_epoch"]
+                )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -331,6 +381,10 @@ class KeyStore:
             self.fault("rotate.after_rewrap")
         checkpoint_truncate(self.engine)
         old = [e for e in self.kek.epochs() if e != new]
+        self.check_kek()
+        with writing(self.engine) as conn:
+            conn.execute(delete(kek_canaries).where(kek_canaries.c.kek_epoch != new))
+        checkpoint_truncate(self.engine)
         self.fault("rotate.before_destroy_epochs")
         for epoch in old:
             self.kek.destroy_epoch(epoch)

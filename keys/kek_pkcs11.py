@@ -1,0 +1,399 @@
+"""KEKs that live inside a PKCS#11 token (a hardware security module, or SoftHSM2).
+
+The KEK of epoch N is an AES-256 secret key object labelled ``{prefix}-{N:06d}``,
+generated inside the token as sensitive, non-extractable, non-copyable and
+non-modifiable. Data keys are wrapped with CKM_AES_GCM inside the token:
+``0x01 || nonce (12 bytes) || ciphertext || tag (16 bytes)``, with the encoded context
+as associated data. Destroying an epoch destroys the key object, so copies of the key
+store made before a rotation can no longer be unwrapped.
+
+PKCS#11 login belongs to the whole process, not to a session: closing any logged-in
+session logs every session of the process out. Providers on one token therefore share a
+single logged-in session (reference counted), used under a lock since sessions are not
+thread-safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import os
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import exceptions as p11
+
+from keys import aead
+from keys.errors import DecryptionFailed, KekError
+
+__all__ = ["Pkcs11KekProvider"]
+
+T = TypeVar("T")
+
+FORMAT_V1 = 0x01
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_EPOCH_DIGITS = 6
+
+# Errors after which the session is stale (token re-plugged, library re-initialised,
+# logged out) and one fresh session may be tried.
+_STALE = (
+    p11.SessionHandleInvalid,
+    p11.SessionClosed,
+    p11.DeviceRemoved,
+    p11.TokenNotPresent,
+    p11.UserNotLoggedIn,
+)
+
+# What every KEK object must say about itself before it is used.
+_REQUIRED = {
+    Attribute.KEY_TYPE: KeyType.AES,
+    Attribute.VALUE_LEN: aead.KEY_BYTES,
+    Attribute.TOKEN: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.ALWAYS_SENSITIVE: True,
+    Attribute.NEVER_EXTRACTABLE: True,
+}
+
+
+class _TokenLink:
+    """The one logged-in session this process keeps on one token."""
+
+    def __init__(self, module_path: str, token_label: str, pin: str) -> None:
+        self.module_path = module_path
+        self.token_label = token_label
+        self.pin = pin
+        self.lock = threading.RLock()
+        self.refs = 0
+        self.pid = os.getpid()
+        self._session: pkcs11.Session | None = None
+
+    def __repr__(self) -> str:
+        return f"<_TokenLink module={self.module_path!r} token={self.token_label!r}>"
+
+    def session(self) -> pkcs11.Session:
+        """The shared session, opened and logged in on first use."""
+        if self.pid != os.getpid():
+            raise KekError(
+                "a PKCS#11 provider cannot be used across fork(); create it in the child"
+            )
+        if self._session is None:
+            self._session = self._open()
+        return self._session
+
+    def _open(self) -> pkcs11.Session:
+        try:
+            lib = pkcs11.lib(self.module_path)
+        except p11.PKCS11Error:
+            raise KekError(f"cannot load the PKCS#11 module {self.module_path}") from None
+        try:
+            token = lib.get_token(token_label=self.token_label)
+        except p11.NoSuchToken:
+            raise KekError(f"no PKCS#11 token labelled {self.token_label!r}") from None
+        except p11.PKCS11Error as exc:
+            raise KekError(
+                f"PKCS#11 token {self.token_label!r} is unavailable ({type(exc).__name__})"
+            ) from None
+        try:
+            return token.open(rw=True, user_pin=self.pin)
+        except p11.UserAlreadyLoggedIn:
+            # Something else in this process is logged in; login is process-wide.
+            return token.open(rw=True)
+        except p11.PKCS11Error as exc:
+            # Never chain: nothing about the PIN may reach a traceback.
+            raise KekError(
+                f"login to PKCS#11 token {self.token_label!r} failed ({type(exc).__name__})"
+            ) from None
+
+    def reset(self) -> None:
+        """Drop the session (best effort close); the next use opens a new one."""
+        session, self._session = self._session, None
+        if session is not None and self.pid == os.getpid():
+            with contextlib.suppress(p11.PKCS11Error):
+                session.close()
+
+
+_LINKS: dict[tuple[str, str], _TokenLink] = {}
+_LINKS_LOCK = threading.Lock()
+
+
+def _attach(module_path: str, token_label: str, pin: str) -> _TokenLink:
+    with _LINKS_LOCK:
+        link = _LINKS.get((module_path, token_label))
+        if link is None or link.pid != os.getpid():
+            link = _TokenLink(module_path, token_label, pin)
+            _LINKS[(module_path, token_label)] = link
+        elif not hmac.compare_digest(link.pin.encode(), pin.encode()):
+            raise KekError(
+                f"PKCS#11 token {token_label!r} is already open in this process "
+                "with a different PIN"
+            )
+        link.refs += 1
+        return link
+
+
+def _detach(link: _TokenLink) -> None:
+    with _LINKS_LOCK:
+        link.refs -= 1
+        if link.refs > 0:
+            return
+        if _LINKS.get((link.module_path, link.token_label)) is link:
+            del _LINKS[(link.module_path, link.token_label)]
+    with link.lock:
+        link.reset()
+
+
+class Pkcs11KekProvider:
+    """KEK provider backed by AES-256 key objects inside a PKCS#11 token."""
+
+    name = "pkcs11"
+
+    def __init__(
+        self,
+        module_path: str,
+        token_label: str,
+        pin: str,
+        key_label_prefix: str = "facekeep-kek",
+    ) -> None:
+        self._connect(module_path, token_label, pin, key_label_prefix)
+        if not self.epochs():
+            self.close()
+            raise KekError(
+                f"no key-encryption key labelled {key_label_prefix}-NNNNNN in PKCS#11 token "
+                f"{token_label!r}; run `facekeep init` to create one"
+            )
+
+    def _connect(self, module_path: str, token_label: str, pin: str, prefix: str) -> None:
+        if not prefix or not prefix.isprintable():
+            raise KekError("the PKCS#11 key label prefix must be printable and not empty")
+        self._module_path = module_path
+        self._token_label = token_label
+        self._prefix = prefix
+        self._label_re = re.compile(rf"^{re.escape(prefix)}-(\d{{{_EPOCH_DIGITS}}})$")
+        self._link: _TokenLink | None = _attach(module_path, token_label, pin)
+        try:
+            self._run(lambda session: None)  # fail fast on a bad module, token or PIN
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def create(
+        cls,
+        module_path: str,
+        token_label: str,
+        pin: str,
+        key_label_prefix: str = "facekeep-kek",
+    ) -> Pkcs11KekProvider:
+        """Open the token and generate epoch 1 if it holds no KEK yet (idempotent)."""
+        provider = cls.__new__(cls)
+        provider._connect(module_path, token_label, pin, key_label_prefix)
+        try:
+            if not provider.epochs():
+                provider.new_epoch()
+        except BaseException:
+            provider.close()
+            raise
+        return provider
+
+    def __repr__(self) -> str:
+        return (
+            f"Pkcs11KekProvider(module_path={self._module_path!r}, "
+            f"token_label={self._token_label!r}, key_label_prefix={self._prefix!r})"
+        )
+
+    def close(self) -> None:
+        """Release this provider's share of the token session (idempotent)."""
+        link, self._link = self._link, None
+        if link is not None:
+            _detach(link)
+
+    # -- session plumbing ----------------------------------------------------------------
+
+    def _run(self, op: Callable[[pkcs11.Session], T]) -> T:
+        """Run ``op`` on the shared session, retrying once on a stale session."""
+        link = self._link
+        if link is None:
+            raise KekError("this PKCS#11 provider is closed")
+        with link.lock:
+            for attempt in range(2):
+                session = link.session()
+                try:
+                    return op(session)
+                except _STALE as exc:
+                    link.reset()
+                    if attempt:
+                        raise KekError(
+                            f"PKCS#11 token {self._token_label!r} is unavailable "
+                            f"({type(exc).__name__})"
+                        ) from None
+        raise AssertionError("unreachable")
+
+    def _label(self, epoch: int) -> str:
+        if not 0 < epoch < 10**_EPOCH_DIGITS:
+            raise KekError(f"epoch {epoch} is out of range")
+        return f"{self._prefix}-{epoch:0{_EPOCH_DIGITS}d}"
+
+    def _objects(self, session: pkcs11.Session, epoch: int) -> list[Any]:
+        return list(
+            session.get_objects(
+                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: self._label(epoch)}
+            )
+        )
+
+    def _key(self, session: pkcs11.Session, epoch: int) -> Any | None:
+        """The KEK object of an epoch, checked to be a sealed AES-256 key; None if absent."""
+        found = self._objects(session, epoch)
+        if not found:
+            return None
+        if len(found) > 1:
+            raise KekError(f"several PKCS#11 objects are labelled {self._label(epoch)!r}")
+        key = found[0]
+        attrs = key.get_attributes(list(_REQUIRED))
+        if any(attrs.get(name) != value for name, value in _REQUIRED.items()):
+            raise KekError(
+                f"PKCS#11 key {self._label(epoch)!r} is not a sensitive, never-extractable "
+                "AES-256 key generated in the token; refusing to use it"
+            )
+        return key
+
+    def _list_epochs(self, session: pkcs11.Session) -> list[int]:
+        found: set[int] = set()
+        for obj in session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}):
+            match = self._label_re.match(str(obj[Attribute.LABEL]))
+            if match:
+                found.add(int(match.group(1)))
+        return sorted(found)
+
+    # -- KekProvider ---------------------------------------------------------------------
+
+    def epochs(self) -> list[int]:
+        """Every epoch with a key object in the token, oldest first."""
+
+        return self._run(self._list_epochs)
+
+    def current_epoch(self) -> int:
+        """The newest epoch in the token."""
+        epochs = self.epochs()
+        if not epochs:
+            raise KekError(f"no key-encryption key in PKCS#11 token {self._token_label!r}")
+        return epochs[-1]
+
+    def wrap(self, dek: bytes | bytearray, *, epoch: int, context: tuple[str, ...]) -> bytes:
+        """AES-GCM-encrypt ``dek`` inside the token under the KEK of ``epoch``."""
+        aad = aead.encode_context(context)
+        nonce = os.urandom(_NONCE_BYTES)
+
+        def op(session: pkcs11.Session) -> bytes:
+            key = self._key(session, epoch)
+            if key is None:
+                raise KekError(f"no KEK for epoch {epoch} in the PKCS#11 token")
+            try:
+                body = key.encrypt(
+                    bytes(dek),
+                    mechanism=Mechanism.AES_GCM,
+                    mechanism_param=pkcs11.GCMParams(nonce, aad),
+                )
+            except _STALE:
+                raise
+            except p11.PKCS11Error as exc:
+                raise KekError(f"PKCS#11 wrap failed ({type(exc).__name__})") from None
+            return bytes([FORMAT_V1]) + nonce + bytes(body)
+
+        return self._run(op)
+
+    def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
+        """Decrypt a wrapped data key inside the token; any mismatch is DecryptionFailed."""
+        if (
+            len(wrapped) < 1 + _NONCE_BYTES + _TAG_BYTES
+            or wrapped[0] != FORMAT_V1
+            or not 0 < epoch < 10**_EPOCH_DIGITS
+        ):
+            raise DecryptionFailed()
+        nonce = bytes(wrapped[1 : 1 + _NONCE_BYTES])
+        body = bytes(wrapped[1 + _NONCE_BYTES :])
+        aad = aead.encode_context(context)
+
+        def op(session: pkcs11.Session) -> bytearray:
+            key = self._key(session, epoch)
+            if key is None:
+                raise DecryptionFailed()
+            try:
+                plain = key.decrypt(
+                    body,
+                    mechanism=Mechanism.AES_GCM,
+                    mechanism_param=pkcs11.GCMParams(nonce, aad),
+                )
+            except _STALE:
+                raise
+            except p11.PKCS11Error:
+                raise DecryptionFailed() from None
+            return bytearray(plain)
+
+        return self._run(op)
+
+    def new_epoch(self) -> int:
+        """Generate the next epoch's key object inside the token and return its number."""
+
+        def op(session: pkcs11.Session) -> int:
+            epoch = max(self._list_epochs(session), default=0) + 1
+            label = self._label(epoch)
+            try:
+                key = session.generate_key(
+                    KeyType.AES,
+                    aead.KEY_BYTES * 8,
+                    label=label,
+                    store=True,
+                    capabilities=MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT,
+                    template={
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: True,
+                        Attribute.SENSITIVE: True,
+                        Attribute.EXTRACTABLE: False,
+                        Attribute.MODIFIABLE: False,
+                        Attribute.COPYABLE: False,
+                        Attribute.WRAP: False,
+                        Attribute.UNWRAP: False,
+                        Attribute.DERIVE: False,
+                        Attribute.SIGN: False,
+                        Attribute.VERIFY: False,
+                    },
+                )
+            except _STALE:
+                raise
+            except p11.PKCS11Error as exc:
+                raise KekError(
+                    f"cannot generate a KEK in the PKCS#11 token ({type(exc).__name__})"
+                ) from None
+            if len(self._objects(session, epoch)) != 1:
+                # Another process generated the same epoch at the same moment.
+                key.destroy()
+                raise KekError(f"concurrent KEK rotation created {label!r} twice; retry")
+            return epoch
+
+        return self._run(op)
+
+    def destroy_epoch(self, epoch: int) -> None:
+        """Destroy the key object of a non-current epoch (no-op if already gone)."""
+
+        def op(session: pkcs11.Session) -> None:
+            if epoch >= max(self._list_epochs(session), default=0):
+                raise KekError("the current KEK epoch cannot be destroyed")
+            for obj in self._objects(session, epoch):
+                try:
+                    obj.destroy()
+                except _STALE:
+                    raise
+                except p11.PKCS11Error as exc:
+                    raise KekError(
+                        f"cannot destroy PKCS#11 key {self._label(epoch)!r} ({type(exc).__name__})"
+                    ) from None
+            if self._objects(session, epoch):
+                raise KekError(f"PKCS#11 key {self._label(epoch)!r} survived destruction")
+
+        self._run(op)
