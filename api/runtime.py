@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
 from keys.signing import AuditSigner
 from vault import Vault
 from vault.receipts import ReceiptPolicy
+
+log = logging.getLogger("facekeep.runtime")
 
 
 def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
@@ -155,6 +158,11 @@ def open_runtime(
         schema.require_current(KEYS_MIGRATIONS, keys.engine, "key store")
         schema.require_current(VAULT_MIGRATIONS, vault.engine, "vault")
     keys.check_kek()
+    if kek.name == "local" and not settings.vault_url().startswith("sqlite"):
+        log.warning(
+            "the local KEK provider keeps the key-encryption key in a file: development only; "
+            "use FACEKEEP_KEK_PROVIDER=pkcs11 or transit in production"
+        )
     if start:
         if len(kek.epochs()) > 1:
             # A rotation was interrupted: finish re-wrapping and destroy the old epochs.
