@@ -203,6 +203,7 @@ class Vault:
                 select(audit_events.c.seq, audit_events.c.action, audit_events.c.customer_id)
                 .where(audit_events.c.seq > self._seen_seq)
                 .where(audit_events.c.customer_id.is_not(None))
+                .where(audit_events.c.action.not_in(sorted(PASSIVE_ACTIONS)))
                 .order_by(audit_events.c.seq)
             ).all()
             last = conn.execute(select(func.max(audit_events.c.seq))).scalar()
