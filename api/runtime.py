@@ -91,9 +91,12 @@ class Runtime:
     embedder: Embedder
 
     def close(self) -> None:
-        """Release databases and wipe cached keys."""
+        """Release databases, wipe cached keys, and close the KEK provider's session."""
         self.vault.close()
         self.keys.close()
+        close_kek = getattr(self.keys.kek, "close", None)
+        if callable(close_kek):
+            close_kek()
 
 
 KEYS_MIGRATIONS = schema.MIGRATIONS

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     pkcs11_module: str = Field(
         default="/usr/lib/softhsm/libsofthsm2.so", description="PKCS#11 module (.so) path."
     )
-    pkcs11_token_label: str = "facekeep"
+    pkcs11_token_label: str = Field(default="facekeep", description="PKCS#11 token label.")
     pkcs11_pin: str | None = Field(default=None, description="PKCS#11 user PIN.", repr=False)
     pkcs11_key_label: str = Field(
         default="facekeep-kek", description="KEK object label prefix (epoch N = prefix-NNNNNN)."

@@ -64,13 +64,13 @@ class LocalKekProvider:
 
     def __init__(self, directory: Path | None, *, fixed: bytes | None = None) -> None:
         self._dir = directory
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._keys: dict[int, bytearray] = {}
         if fixed is not None:
             if len(fixed) != aead.KEY_BYTES:
                 raise KekError("the KEK must be exactly 32 bytes")
             self._keys[1] = bytearray(fixed)
-        elif directory is not None:
+        elif directory is not None and directory.is_dir():
             self._load()
         if not self._keys:
             raise KekError(
@@ -87,25 +87,44 @@ class LocalKekProvider:
         return cls(directory)
 
     def _load(self) -> None:
-        assert self._dir is not None
-        if not self._dir.is_dir():
+        """Read the epochs on disk: new ones appear, destroyed ones are forgotten.
+
+        Called on every use, so a rotation made by another process (``facekeep keys
+        rotate`` beside a running server) takes effect here at once.
+        """
+        if self._dir is None:
             return
-        for path in sorted(self._dir.iterdir()):
-            match = _EPOCH_FILE.match(path.name)
-            if match:
-                self._keys[int(match.group(1))] = _read_key_file(path)
+        on_disk: dict[int, Path] = {}
+        if self._dir.is_dir():
+            for path in self._dir.iterdir():
+                match = _EPOCH_FILE.match(path.name)
+                if match:
+                    on_disk[int(match.group(1))] = path
+        with self._lock:
+            for epoch in [e for e in self._keys if e not in on_disk]:
+                aead.wipe(self._keys.pop(epoch))
+            for epoch, path in on_disk.items():
+                if epoch not in self._keys:
+                    self._keys[epoch] = _read_key_file(path)
+        if not self._keys:
+            raise KekError(f"no key-encryption key left in {self._dir}")
 
     def current_epoch(self) -> int:
+        self._load()
         return max(self._keys)
 
     def epochs(self) -> list[int]:
+        self._load()
         return sorted(self._keys)
 
     def _key(self, epoch: int) -> bytearray:
-        try:
-            return self._keys[epoch]
-        except KeyError:
-            raise DecryptionFailed() from None
+        key = self._keys.get(epoch)
+        if key is None:
+            self._load()
+            key = self._keys.get(epoch)
+        if key is None:
+            raise DecryptionFailed()
+        return key
 
     def wrap(self, dek: bytes | bytearray, *, epoch: int, context: tuple[str, ...]) -> bytes:
         return aead.seal(self._key(epoch), bytes(dek), context)

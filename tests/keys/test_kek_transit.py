@@ -1,0 +1,314 @@
+"""The transit KEK provider against a real OpenBao dev server (``bao server -dev``)."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import hvac
+import pytest
+from hvac import exceptions as hv
+
+from keys import DecryptionFailed, KekError, KeyStore, aead
+from keys.kek_transit import TransitKekProvider
+from tests.keys.providers import BaoServer, backup_db, free_port, vault_flow
+
+CONTEXT = ("facekeep/dek/v1", "cust-1", "k_1", "1")
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    server = BaoServer.start(tmp_path_factory.mktemp("bao"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(bao: BaoServer) -> hvac.Client:
+    """A root client that goes around the provider, to look at the server's own state."""
+    return hvac.Client(url=bao.url, token=bao.token)
+
+
+class Transit:
+    """A fresh key (and mount) per test; ``provider()`` opens providers on it."""
+
+    def __init__(self, bao: BaoServer) -> None:
+        n = next(_names)
+        self.bao = bao
+        self.mount = f"transit-t{n}"
+        self.key = f"facekeep-kek-t{n}"
+        self.opened: list[TransitKekProvider] = []
+
+    def provider(self, *, create: bool = True, token: str | None = None) -> TransitKekProvider:
+        make = TransitKekProvider.create if create else TransitKekProvider
+        provider = make(self.bao.url, token or self.bao.token, key_name=self.key, mount=self.mount)
+        self.opened.append(provider)
+        return provider
+
+
+@pytest.fixture
+def transit(bao: BaoServer) -> Iterator[Transit]:
+    t = Transit(bao)
+    yield t
+    for provider in t.opened:
+        provider.close()
+
+
+@pytest.fixture
+def kek(transit: Transit) -> TransitKekProvider:
+    return transit.provider()
+
+
+@pytest.fixture
+def open_store(tmp_path: Path) -> Iterator[Callable[..., KeyStore]]:
+    stores: list[KeyStore] = []
+
+    def make(kek: TransitKekProvider, path: Path | None = None) -> KeyStore:
+        store = KeyStore.open_url(f"sqlite:///{path or tmp_path / 'keys.db'}", kek=kek)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def _key(admin: hvac.Client, transit: Transit) -> dict[str, object]:
+    data: dict[str, object] = admin.secrets.transit.read_key(
+        transit.key, mount_point=transit.mount
+    )["data"]
+    return data
+
+
+def _ad(context: tuple[str, ...]) -> str:
+    return base64.b64encode(aead.encode_context(context)).decode()
+
+
+def test_create_enables_the_mount_and_a_sealed_key(
+    admin: hvac.Client, transit: Transit, kek: TransitKekProvider
+) -> None:
+    assert admin.sys.list_mounted_secrets_engines()["data"][transit.mount + "/"]["type"] == (
+        "transit"
+    )
+    info = _key(admin, transit)
+    assert info["type"] == "aes256-gcm96"
+    assert info["exportable"] is False and info["allow_plaintext_backup"] is False
+    assert kek.name == "transit" and kek.epochs() == [1] and kek.current_epoch() == 1
+    # Idempotent, and a plain open finds the key.
+    assert transit.provider().epochs() == [1]
+    assert transit.provider(create=False).current_epoch() == 1
+
+
+def test_round_trip(kek: TransitKekProvider) -> None:
+    dek = bytearray(os.urandom(32))
+    wrapped = kek.wrap(dek, epoch=1, context=CONTEXT)
+    assert wrapped.startswith(b"vault:v1:")
+    assert kek.wrap(dek, epoch=1, context=CONTEXT) != wrapped
+    out = kek.unwrap(wrapped, epoch=1, context=CONTEXT)
+    assert isinstance(out, bytearray) and out == dek
+
+
+def test_the_context_is_bound_by_the_server(
+    admin: hvac.Client, transit: Transit, kek: TransitKekProvider
+) -> None:
+    wrapped = kek.wrap(os.urandom(32), epoch=1, context=CONTEXT)
+    # The server itself refuses other associated data (this is not a client-side check).
+    with pytest.raises(hv.InvalidRequest, match="authentication failed"):
+        admin.secrets.transit.decrypt_data(
+            transit.key,
+            ciphertext=wrapped.decode(),
+            associated_data=_ad(("facekeep/dek/v1", "cust-2", "k_1", "1")),
+            mount_point=transit.mount,
+        )
+    with pytest.raises(hv.InvalidRequest):  # and no associated data at all
+        admin.secrets.transit.decrypt_data(
+            transit.key, ciphertext=wrapped.decode(), mount_point=transit.mount
+        )
+
+
+def test_any_mismatch_is_decryption_failed(kek: TransitKekProvider) -> None:
+    wrapped = kek.wrap(os.urandom(32), epoch=1, context=CONTEXT)
+    kek.new_epoch()
+    body = wrapped[len(b"vault:v1:") :]
+    raw = bytearray(base64.b64decode(body))
+    raw[len(raw) // 2] ^= 0x01
+    bad = [
+        (wrapped, 1, ("facekeep/dek/v1", "cust-2", "k_1", "1")),
+        (wrapped, 1, ("facekeep/dek/v1", "cust-1k", "_1", "1")),
+        (wrapped, 2, CONTEXT),  # the prefix says version 1
+        (b"vault:v2:" + body, 2, CONTEXT),  # version 2 is another key
+        (wrapped, 0, CONTEXT),
+        (b"vault:v1:" + base64.b64encode(bytes(raw)), 1, CONTEXT),
+        (wrapped[:-4], 1, CONTEXT),
+        (b"vault:v1:!!!", 1, CONTEXT),
+        (b"vault:v1:", 1, CONTEXT),
+        (b"\xff\xfe", 1, CONTEXT),
+        (b"", 1, CONTEXT),
+    ]
+    for blob, epoch, context in bad:
+        with pytest.raises(DecryptionFailed):
+            kek.unwrap(blob, epoch=epoch, context=context)
+    assert len(kek.unwrap(wrapped, epoch=1, context=CONTEXT)) == 32
+
+
+def test_rotation_trims_the_old_version(
+    admin: hvac.Client,
+    transit: Transit,
+    kek: TransitKekProvider,
+    open_store: Callable[..., KeyStore],
+    tmp_path: Path,
+) -> None:
+    store = open_store(kek)
+    sealed = {}
+    for c in ["ana", "ben", "cao"]:
+        store.ensure_key(c)
+        sealed[c] = store.seal(c, b"template of " + c.encode(), ("t", c))
+    old_wrapped = kek.wrap(os.urandom(32), epoch=1, context=CONTEXT)
+    backup = backup_db(tmp_path / "keys.db", tmp_path / "keys-before-rotation.db")
+
+    rotation = store.rotate()
+
+    assert rotation.new_epoch == 2 and rotation.destroyed_epochs == [1]
+    assert rotation.rewrapped == 3
+    assert kek.epochs() == [2]
+    info = _key(admin, transit)
+    assert info["min_available_version"] == 2 and info["latest_version"] == 2
+    assert info["min_decryption_version"] == 2 and info["min_encryption_version"] == 2
+
+    # The server refuses version 1, even to root, and cannot be talked into it again:
+    # the version was trimmed from storage, not merely hidden.
+    with pytest.raises(hv.InvalidRequest):
+        admin.secrets.transit.decrypt_data(
+            transit.key,
+            ciphertext=old_wrapped.decode(),
+            associated_data=_ad(CONTEXT),
+            mount_point=transit.mount,
+        )
+    with pytest.raises(hv.InvalidRequest, match="min available version"):
+        admin.secrets.transit.update_key_configuration(
+            transit.key, min_decryption_version=1, mount_point=transit.mount
+        )
+    with pytest.raises(DecryptionFailed):
+        kek.unwrap(old_wrapped, epoch=1, context=CONTEXT)
+    with pytest.raises(KekError):
+        kek.wrap(os.urandom(32), epoch=1, context=CONTEXT)
+
+    fresh = open_store(transit.provider(create=False))
+    for c, blob in sealed.items():
+        assert fresh.open(c, blob, ("t", c)) == b"template of " + c.encode()
+    old = open_store(kek, backup)
+    for c in sealed:
+        with pytest.raises(DecryptionFailed):
+            old.data_key(c)
+
+
+def test_a_rotation_by_another_process_is_seen(
+    transit: Transit, kek: TransitKekProvider, open_store: Callable[..., KeyStore]
+) -> None:
+    store = open_store(kek)
+    store.ensure_key("ana")
+    open_store(transit.provider(create=False)).rotate()  # as another process would
+    assert kek.current_epoch() == 2
+    record = store.ensure_key("ben")
+    assert record.kek_epoch == 2
+    assert open_store(kek).data_key("ben").key_id == record.key_id
+
+
+def test_destroy_epoch_rules(admin: hvac.Client, transit: Transit, kek: TransitKekProvider) -> None:
+    with pytest.raises(KekError, match="current"):
+        kek.destroy_epoch(1)
+    assert kek.new_epoch() == 2
+    assert kek.new_epoch() == 3
+    with pytest.raises(KekError, match="current"):
+        kek.destroy_epoch(3)
+    with pytest.raises(KekError, match="oldest first"):
+        kek.destroy_epoch(2)  # it would take epoch 1 with it
+    kek.destroy_epoch(1)
+    kek.destroy_epoch(1)  # already gone: nothing to do
+    assert kek.epochs() == [2, 3]
+    kek.destroy_epoch(2)
+    assert kek.epochs() == [3]
+    assert _key(admin, transit)["min_available_version"] == 3
+
+
+def test_an_interrupted_destruction_is_finished(
+    admin: hvac.Client, transit: Transit, kek: TransitKekProvider
+) -> None:
+    kek.new_epoch()
+    # A crash after raising the minimum versions but before trimming:
+    admin.secrets.transit.update_key_configuration(
+        transit.key, min_encryption_version=2, mount_point=transit.mount
+    )
+    admin.secrets.transit.update_key_configuration(
+        transit.key, min_decryption_version=2, mount_point=transit.mount
+    )
+    assert kek.epochs() == [2]
+    assert _key(admin, transit)["min_available_version"] == 0  # version 1 is still stored
+    kek.new_epoch()  # the next rotation trims what was left behind
+    assert _key(admin, transit)["min_available_version"] == 2
+    with pytest.raises(hv.InvalidRequest, match="min available version"):
+        admin.secrets.transit.update_key_configuration(
+            transit.key, min_decryption_version=1, mount_point=transit.mount
+        )
+
+
+def test_an_exportable_key_is_refused(admin: hvac.Client, transit: Transit) -> None:
+    transit.provider()  # makes the mount
+    admin.secrets.transit.create_key(
+        transit.key + "-exp", exportable=True, key_type="aes256-gcm96", mount_point=transit.mount
+    )
+    with pytest.raises(KekError, match="exportable"):
+        TransitKekProvider(transit.bao.url, transit.bao.token, transit.key + "-exp", transit.mount)
+    with pytest.raises(KekError, match="facekeep init"):
+        TransitKekProvider(transit.bao.url, transit.bao.token, transit.key + "-none", transit.mount)
+
+
+def test_an_unavailable_server_is_not_a_decryption_failure(
+    admin: hvac.Client, transit: Transit, kek: TransitKekProvider
+) -> None:
+    wrapped = kek.wrap(os.urandom(32), epoch=1, context=CONTEXT)
+    token = admin.auth.token.create(ttl="10m")["auth"]["client_token"]
+    provider = transit.provider(create=False, token=token)
+    assert token not in repr(provider)
+    assert provider.unwrap(wrapped, epoch=1, context=CONTEXT)
+    admin.auth.token.revoke(token)  # the token expires, or is revoked
+    with pytest.raises(KekError) as info:
+        provider.unwrap(wrapped, epoch=1, context=CONTEXT)
+    assert token not in "".join(traceback.format_exception(info.value))
+    with pytest.raises(KekError):
+        transit.provider(create=False, token=token)
+    with pytest.raises(KekError, match="ConnectionError"):
+        TransitKekProvider(f"http://127.0.0.1:{free_port()}", token, transit.key, transit.mount)
+
+
+def test_full_vault_flow(admin: hvac.Client, transit: Transit, tmp_path: Path) -> None:
+    kek = transit.provider()
+    vault_flow(tmp_path, kek)
+    assert _key(admin, transit)["min_available_version"] == 2
+
+
+def test_settings_build_the_provider(transit: Transit, tmp_path: Path) -> None:
+    from api.runtime import make_kek
+    from api.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path,
+        kek_provider="transit",
+        transit_url=transit.bao.url,
+        transit_token=transit.bao.token,
+        transit_key=transit.key,
+        transit_mount=transit.mount,
+    )
+    assert transit.bao.token not in repr(settings)
+    with pytest.raises(KekError, match="facekeep init"):
+        make_kek(settings)
+    kek = make_kek(settings, create=True)
+    assert isinstance(kek, TransitKekProvider) and kek.epochs() == [1]
+    kek.close()
+    with pytest.raises(KekError, match="TRANSIT_URL"):
+        make_kek(Settings(data_dir=tmp_path, kek_provider="transit"))
