@@ -8,6 +8,7 @@ from keys.errors import (
     KeyDestroyed,
     KeyNotFound,
     KeysError,
+    KeyWiped,
 )
 from keys.kek import KekProvider, LocalKekProvider
 from keys.store import Destruction, KeyRecord, KeyStore, Rotation
@@ -23,6 +24,7 @@ __all__ = [
     "KeyNotFound",
     "KeyRecord",
     "KeyStore",
+    "KeyWiped",
     "KeysError",
     "LocalKekProvider",
     "Rotation",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from keys import aead
+from keys.errors import KeyWiped
 
 _COMMITMENT_LABEL = b"facekeep/key-commitment/v1"
 
@@ -20,12 +21,13 @@ def key_commitment(key: bytes | bytearray, key_id: str) -> str:
 class DataKey:
     """A customer's AES-256-GCM data key. Its bytes never appear in repr, str or pickles."""
 
-    __slots__ = ("_key", "customer_id", "key_id")
+    __slots__ = ("_key", "_wiped", "customer_id", "key_id")
 
     def __init__(self, key: bytearray, *, key_id: str, customer_id: str) -> None:
         if len(key) != aead.KEY_BYTES:
             raise ValueError("a data key is 32 bytes")
         self._key = key
+        self._wiped = False
         self.key_id = key_id
         self.customer_id = customer_id
 
@@ -43,18 +45,24 @@ class DataKey:
     def __deepcopy__(self, memo: object) -> NoReturn:
         raise TypeError("data keys cannot be copied")
 
+    def _live(self) -> bytearray:
+        if self._wiped:
+            raise KeyWiped(self.key_id)
+        return self._key
+
     def seal(self, plaintext: bytes, context: Sequence[str]) -> bytes:
         """Encrypt under this key; ``context`` becomes the associated data."""
-        return aead.seal(self._key, plaintext, context)
+        return aead.seal(self._live(), plaintext, context)
 
     def open(self, sealed: bytes, context: Sequence[str]) -> bytes:
         """Decrypt a value sealed under this key with the same context."""
-        return aead.open_sealed(self._key, sealed, context)
+        return aead.open_sealed(self._live(), sealed, context)
 
     def commitment(self) -> str:
         """Return the key commitment (safe to publish)."""
-        return key_commitment(self._key, self.key_id)
+        return key_commitment(self._live(), self.key_id)
 
     def wipe(self) -> None:
-        """Zero the key buffer; the handle is unusable afterwards."""
+        """Zero the key buffer; the handle refuses every use afterwards."""
+        self._wiped = True
         aead.wipe(self._key)

@@ -6,6 +6,7 @@ KeysError
  +-- KeyNotFound           no data key was ever made for this customer
  +-- KeyDestroyed          the customer's data key was destroyed (crypto-shredded)
  +-- DecryptionFailed      any failure to open a sealed value, whatever the cause
+ +-- KeyWiped              a key handle was wiped (evicted or destroyed) while held
 """
 
 from __future__ import annotations
@@ -57,3 +58,13 @@ class DecryptionFailed(KeysError):
 
     def __init__(self) -> None:
         super().__init__("decryption failed")
+
+
+class KeyWiped(KeysError):
+    """A data key handle was wiped while a caller still held it; fetch a fresh one."""
+
+    code = "key_wiped"
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"data key handle {key_id} was wiped")
+        self.key_id = key_id

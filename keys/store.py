@@ -33,7 +33,7 @@ from sqlalchemy import (
 from keys import aead
 from keys.datakey import DataKey, key_commitment
 from keys.db import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
-from keys.errors import DecryptionFailed, KekError, KeyDestroyed, KeyNotFound
+from keys.errors import DecryptionFailed, KekError, KeyDestroyed, KeyNotFound, KeyWiped
 from keys.kek import KekProvider
 
 Clock = Callable[[], datetime]
@@ -294,11 +294,21 @@ class KeyStore:
 
     def seal(self, customer_id: str, plaintext: bytes, context: Sequence[str]) -> bytes:
         """Encrypt under the customer's data key, bound to ``context``."""
-        return self.data_key(customer_id).seal(plaintext, context)
+        for _ in range(3):
+            try:
+                return self.data_key(customer_id).seal(plaintext, context)
+            except KeyWiped:
+                continue  # evicted from the cache meanwhile: unwrap it again
+        raise KeyWiped(customer_id)
 
     def open(self, customer_id: str, sealed: bytes, context: Sequence[str]) -> bytes:
         """Decrypt with the customer's data key; raises KeyDestroyed once it is gone."""
-        return self.data_key(customer_id).open(sealed, context)
+        for _ in range(3):
+            try:
+                return self.data_key(customer_id).open(sealed, context)
+            except KeyWiped:
+                continue
+        raise KeyWiped(customer_id)
 
     def forget(self, customer_id: str) -> None:
         """Drop a cached key from this process's memory."""

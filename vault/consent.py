@@ -61,6 +61,8 @@ class ConsentRequest:
         if not self.notice_text.strip():
             raise InvalidRequest("the notice text shown is required", code="invalid_notice")
         check_id(self.notice_version, "notice_version")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise InvalidRequest("expires_at must carry a timezone", code="invalid_expiry")
         if len(self.method) > 64 or len(self.device) > 128:
             raise InvalidRequest("method or device too long", code="invalid_request")
         return self

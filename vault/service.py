@@ -21,7 +21,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Engine, delete, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from keys import KeyDestroyed, KeyNotFound, KeyStore, Rotation
+from keys import DecryptionFailed, KeyDestroyed, KeyNotFound, KeyStore, Rotation
 from keys.db import checkpoint_truncate, make_engine, writing
 from keys.signing import AuditSigner
 from vault import receipts as receipt_log
@@ -766,7 +766,9 @@ class Vault:
         if vectors is None:
             try:
                 vectors = [v for v in self.open_templates(customer_id) if v.shape == (128,)]
-            except (KeyDestroyed, KeyNotFound):
+            except (KeyDestroyed, KeyNotFound, DecryptionFailed):
+                # Erased, or a stored template was tampered with: that customer stays out
+                # of the index; everyone else is served.
                 self.index.remove(customer_id)
                 return
         if vectors:

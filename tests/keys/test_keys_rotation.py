@@ -1,0 +1,155 @@
+"""KEK rotation: live keys survive, old epochs and old copies of the key store die."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keys import DecryptionFailed, KekError, KeyDestroyed, KeyStore, LocalKekProvider
+
+CTX = ("facekeep/template/v1", "t_1", "model-v1")
+
+
+def _populate(store: KeyStore, customers: list[str]) -> dict[str, bytes]:
+    sealed = {}
+    for c in customers:
+        store.ensure_key(c)
+        sealed[c] = store.seal(c, f"template of {c}".encode(), CTX)
+    return sealed
+
+
+def _epochs_on_disk(kek_dir: Path) -> list[str]:
+    return sorted(p.name for p in kek_dir.iterdir())
+
+
+def test_rotate_rewraps_live_keys_and_destroys_the_old_epoch(
+    store: KeyStore, open_store, disk, kek_dir: Path, tmp_path: Path
+) -> None:
+    live = ["alice", "bob", "carol"]
+    sealed = _populate(store, [*live, "erased"])
+    store.destroy("erased", reason="erasure")
+    before = {c: disk.wrapped(c) for c in live}
+    commitments = {c: store.record(c).commitment for c in live}
+
+    copy = disk.backup(tmp_path / "keys-before-rotation.db")
+    # The copy is a working key store before the rotation (so its later failure means
+    # something): the current provider opens it.
+    old_copy_store = open_store(path=copy)
+    assert old_copy_store.open("alice", sealed["alice"], CTX) == b"template of alice"
+    old_copy_store.close()
+
+    rotation = store.rotate()
+    assert rotation.new_epoch == 2
+    assert rotation.destroyed_epochs == [1]
+    assert rotation.rewrapped == len(live)
+
+    assert _epochs_on_disk(kek_dir) == ["epoch-000002.kek"]
+    assert store.kek.epochs() == [2]
+    assert disk.rows("SELECT DISTINCT kek_epoch FROM wrapped_keys") == [(2,)]
+    for c in live:
+        assert disk.wrapped(c) != before[c]
+        assert store.record(c).kek_epoch == 2
+        assert store.record(c).commitment == commitments[c]
+    assert store.record("erased").state == "destroyed"
+
+    # A fresh process (new provider read from disk, no key cache) opens every live key.
+    fresh = open_store()
+    for c in live:
+        assert fresh.open(c, sealed[c], CTX) == f"template of {c}".encode()
+        assert fresh.data_key(c).commitment() == commitments[c]
+    with pytest.raises(KeyDestroyed):
+        fresh.data_key("erased")
+
+    # The copy taken before rotation is useless with the KEKs that exist now.
+    stale = open_store(path=copy, kek=LocalKekProvider(kek_dir))
+    for c in live:
+        with pytest.raises(DecryptionFailed):
+            stale.data_key(c)
+        with pytest.raises(DecryptionFailed):
+            stale.open(c, sealed[c], CTX)
+
+
+def test_keys_created_after_rotation_use_the_new_epoch(store: KeyStore, open_store) -> None:
+    _populate(store, ["alice"])
+    store.rotate()
+    record = store.ensure_key("dave")
+    assert record.kek_epoch == 2
+    sealed = store.seal("dave", b"d", CTX)
+    assert open_store().open("dave", sealed, CTX) == b"d"
+
+
+def test_rotating_twice_keeps_only_the_newest_epoch(
+    store: KeyStore, open_store, kek_dir: Path
+) -> None:
+    sealed = _populate(store, ["alice", "bob"])
+    store.rotate()
+    second = store.rotate()
+    assert second.new_epoch == 3 and second.destroyed_epochs == [2] and second.rewrapped == 2
+    assert _epochs_on_disk(kek_dir) == ["epoch-000003.kek"]
+    fresh = open_store()
+    assert fresh.open("bob", sealed["bob"], CTX) == b"template of bob"
+
+
+def test_interrupted_rotation_is_finished_by_finish_rotation(
+    store: KeyStore, open_store, disk, kek_dir: Path
+) -> None:
+    sealed = _populate(store, ["alice", "bob", "carol"])
+    store.kek.new_epoch()  # the process dies right after creating the new epoch
+    store.close()
+
+    reopened = open_store()
+    assert reopened.kek.epochs() == [1, 2]
+    assert _epochs_on_disk(kek_dir) == ["epoch-000001.kek", "epoch-000002.kek"]
+    # Half-rotated state is still fully usable: old keys open, new keys go to epoch 2.
+    assert reopened.open("alice", sealed["alice"], CTX) == b"template of alice"
+    assert reopened.ensure_key("dave").kek_epoch == 2
+    sealed["dave"] = reopened.seal("dave", b"template of dave", CTX)
+
+    result = reopened.finish_rotation()
+    assert result.new_epoch == 2
+    assert result.destroyed_epochs == [1]
+    assert result.rewrapped == 3  # dave was already under epoch 2
+    assert _epochs_on_disk(kek_dir) == ["epoch-000002.kek"]
+    assert disk.rows("SELECT DISTINCT kek_epoch FROM wrapped_keys") == [(2,)]
+
+    fresh = open_store()
+    for c, value in sealed.items():
+        assert fresh.open(c, value, CTX) == f"template of {c}".encode()
+
+    # Finishing again is a no-op.
+    again = fresh.finish_rotation()
+    assert again.new_epoch == 2 and again.destroyed_epochs == [] and again.rewrapped == 0
+
+
+def test_fixed_kek_store_cannot_rotate(tmp_path: Path, clock) -> None:
+    kek = LocalKekProvider(None, fixed=b"\x09" * 32)
+    store = KeyStore.open_url(f"sqlite:///{tmp_path / 'keys.db'}", kek=kek, clock=clock)
+    try:
+        store.ensure_key("alice")
+        with pytest.raises(KekError):
+            store.rotate()
+        assert store.record("alice").kek_epoch == 1
+        assert store.seal("alice", b"x", CTX)
+    finally:
+        store.close()
+
+
+# Another process rotated the KEK: the local provider re-reads its epoch files on use.
+
+
+def test_key_created_by_a_process_that_missed_a_rotation_stays_openable(open_store) -> None:
+    rotator, other = open_store(), open_store()  # two processes on one KEK dir and database
+    _populate(rotator, ["alice"])
+    rotator.rotate()  # epoch 1 is destroyed on disk
+    other.ensure_key("dave")  # the other process still believes epoch 1 is current
+    sealed = other.seal("dave", b"template of dave", CTX)
+    # After a restart, dave's data must still open; otherwise it is silently lost.
+    assert open_store().open("dave", sealed, CTX) == b"template of dave"
+
+
+def test_a_process_that_missed_a_rotation_can_still_open_rewrapped_keys(open_store) -> None:
+    rotator, other = open_store(), open_store()
+    sealed = _populate(rotator, ["alice"])
+    rotator.rotate()
+    assert other.open("alice", sealed["alice"], CTX) == b"template of alice"
