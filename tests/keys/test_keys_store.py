@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from keys import KeyWiped, (
+from keys import (
     DecryptionFailed,
     KekProvider,
     KeyDestroyed,
     KeyNotFound,
     KeyStore,
+    KeyWiped,
     LocalKekProvider,
 )
 from keys.db import make_engine
