@@ -15,7 +15,7 @@ from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimiter
-from api.routes import auditor, health, kiosk, me, staff
+from api.routes import auditor, health, kiosk, me, pages, staff
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from api.state import AppState
@@ -85,7 +85,7 @@ def create_app(
     )
     app.state.facekeep = state
     problems.install(app)
-    for module in (kiosk, staff, me, auditor, health):
+    for module in (kiosk, staff, me, auditor, health, pages):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
     return app

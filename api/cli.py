@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -480,7 +481,7 @@ def audit_verify(directory: Path, pubkey: Path | None, since_head: Path | None) 
 
     key = load_public_key(pubkey.read_text()) if pubkey else None
     saved = json.loads(since_head.read_text()) if since_head else None
-    if saved is not None and "head" in saved and "tree_size" not in saved:
+    if saved is not None and isinstance(saved.get("head"), dict):
         saved = saved["head"]  # a manifest.json from an earlier export
     report = verify_export(directory, pubkey=key, since_head=saved)
     emit(report.to_json())
@@ -584,6 +585,8 @@ def fail(code: str, message: str, status: int = 1) -> NoReturn:
 
 def main() -> None:
     """Entry point of the ``facekeep`` console script."""
+    # Everything facekeep writes (databases, key files, exports) is private to its user.
+    os.umask(0o077)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -65,6 +65,7 @@ def text_list(form: FormData, name: str) -> list[str]:
     for item in form.getlist(name):
         if not isinstance(item, str):
             raise Problem("invalid_request", f"'{name}' must be a text field")
+        _no_nul(item, name)
         out += [v.strip() for v in item.split(",") if v.strip()]
     return out
 
@@ -76,4 +77,11 @@ def text(form: FormData, name: str, default: str | None = None) -> str | None:
         return default
     if not isinstance(item, str):
         raise Problem("invalid_request", f"'{name}' must be a text field")
+    _no_nul(item, name)
     return item.strip()
+
+
+def _no_nul(value: str, name: str) -> None:
+    # PostgreSQL refuses NUL in text columns; refuse it here on every engine alike.
+    if "\x00" in value:
+        raise Problem("invalid_request", f"'{name}' must not contain NUL characters")

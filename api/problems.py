@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.notices import UnknownNotice
@@ -141,6 +142,21 @@ def install(app: FastAPI) -> None:
         )
         return problem_response(
             Problem(code, str(exc.detail), status=exc.status_code, headers=dict(exc.headers or {})),
+            request,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value of the request (PostgreSQL: a NUL character, a
+        # string longer than its column, an integer out of range). Nothing was written:
+        # the transaction rolled back. The message may quote the value: log the type only.
+        log.warning("database refused a value", extra={"error_type": type(exc.orig).__name__})
+        return problem_response(
+            Problem(
+                "invalid_request",
+                "a value of the request cannot be stored (a NUL character, too long, "
+                "or out of range)",
+            ),
             request,
         )
 

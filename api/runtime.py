@@ -117,6 +117,8 @@ def init_data_dir(settings: Settings) -> Path:
     os.chmod(settings.data_dir, 0o700)
     runtime = open_runtime(settings, create=True)
     runtime.close()
+    for path in settings.data_dir.glob("*.db*"):
+        os.chmod(path, 0o600)  # SQLite files hold ciphertext and consents: owner only
     return settings.data_dir
 
 

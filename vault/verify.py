@@ -18,7 +18,7 @@ from typing import Any
 from keys.signing import SignatureInvalid, load_public_key, public_key_id, verify_signature
 from vault.audit import canonical_json
 from vault.auditlog import head_body, head_message
-from vault.export import HEADS, LIVE_KEYS, LOG, PUBKEY, RECEIPTS
+from vault.export import HEADS, KEY_STATES, LIVE_KEYS, LOG, PUBKEY, RECEIPTS
 from vault.merkle import (
     MerkleTree,
     ProofError,
@@ -110,8 +110,16 @@ def verify_export(
         "entries are numbered 0..n-1 in order" if seq_ok else "entries missing or out of order",
     )
 
-    heads = [json.loads(h) for h in _read_lines(directory / HEADS)]
-    sig_fail = []
+    heads: list[dict[str, Any]] = []
+    sig_fail: list[Any] = []
+    for line in _read_lines(directory / HEADS):
+        try:
+            head = json.loads(line)
+            if not isinstance(head, dict):
+                raise ValueError("not an object")
+            heads.append(head)
+        except ValueError:
+            sig_fail.append("unparseable line")
     for head in heads:
         try:
             _check_head(pubkey, head)
@@ -173,17 +181,30 @@ def verify_export(
         for i, e in enumerate(events)
         if str(e.get("action", "")).startswith("receipt.")
     }
-    sig_bad, not_logged, not_included, bad_index = [], [], [], []
-    destroyed: set[str] = set()
+    sig_bad: list[Any] = []
+    not_logged: list[Any] = []
+    not_included: list[Any] = []
+    bad_index: list[Any] = []
+    destroyed: dict[str, str | None] = {}  # key id -> commitment in its receipt
+    seen: set[str] = set()
     receipt_files = sorted((directory / RECEIPTS).glob("*.json"))
     for path in receipt_files:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        body = doc.get("receipt", {})
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            body = doc.get("receipt", {})
+            if not isinstance(body, dict):
+                raise ValueError("no receipt object")
+        except (ValueError, AttributeError, UnicodeDecodeError):
+            sig_bad.append(path.name)
+            continue
         text = canonical_json(body)
         rid = body.get("receipt_id")
+        if path.name != f"{rid}.json" or rid in seen:
+            not_logged.append(path.name)  # a file under another receipt's name, or a copy
+        seen.add(str(rid))
         try:
             verify_signature(pubkey, base64.b64decode(doc["signature"]), text.encode("utf-8"))
-        except (SignatureInvalid, KeyError, ValueError):
+        except (SignatureInvalid, KeyError, ValueError, TypeError):
             sig_bad.append(rid)
         entry = logged.get(rid)
         if entry is None or entry[1] != hashlib.sha256(text.encode("utf-8")).hexdigest():
@@ -203,15 +224,25 @@ def verify_export(
                 not_included.append(rid)
         if body.get("version", "").startswith("facekeep-destruction-receipt"):
             keys = [k.get("key_id") for k in body.get("destroyed_keys", [])]
-            destroyed.update(k for k in keys if k)
-            index = body.get("log_index")
-            event = events[index] if isinstance(index, int) and 0 <= index < len(events) else {}
+            for k in body.get("destroyed_keys", []):
+                if k.get("key_id"):
+                    destroyed[k["key_id"]] = k.get("commitment")
+            at = body.get("log_index")
+            event = events[at] if isinstance(at, int) and 0 <= at < len(events) else {}
             if (
                 event.get("action") != "erase.complete"
                 or event.get("customer") != body.get("pii_principal_id")
                 or (event.get("details") or {}).get("key_ids") != keys
             ):
                 bad_index.append(rid)
+    missing = sorted(str(rid) for rid in logged if rid not in seen)
+    report.add(
+        "receipts.present",
+        not missing,
+        "every receipt recorded in the log is in the export"
+        if not missing
+        else f"recorded in the log but missing: {missing}",
+    )
     report.add(
         "receipts.signatures",
         not sig_bad,
@@ -237,14 +268,37 @@ def verify_export(
         else f"mismatched: {bad_index}",
     )
 
-    # Destroyed keys must not be among the keys that still exist.
-    live = {json.loads(line)["key_id"] for line in _read_lines(directory / LIVE_KEYS)}
-    resurrected = sorted(destroyed & live)
+    # Destroyed keys must not be among the keys that still exist, and the key-state
+    # listing must agree with the receipts (state and commitment).
+    states: dict[str, dict[str, Any]] = {}
+    live: set[str] = set()
+    listing_ok = (directory / KEY_STATES).exists() and (directory / LIVE_KEYS).exists()
+    try:
+        for line in _read_lines(directory / KEY_STATES):
+            row = json.loads(line)
+            states[row["key_id"]] = row
+        live = {json.loads(line)["key_id"] for line in _read_lines(directory / LIVE_KEYS)}
+    except (ValueError, KeyError, TypeError):
+        listing_ok = False
+    report.add(
+        "keys.listing",
+        listing_ok and live == {k for k, r in states.items() if r.get("state") == "active"},
+        "key states and live keys agree"
+        if listing_ok
+        else "the key-state listing is missing or unreadable",
+    )
+    resurrected = sorted(set(destroyed) & live)
+    contradicted = sorted(
+        k
+        for k, commitment in destroyed.items()
+        if states.get(k, {}).get("state") != "destroyed"
+        or states.get(k, {}).get("commitment") != commitment
+    )
     report.add(
         "keys.destroyed_absent",
-        not resurrected,
-        f"{len(destroyed)} destroyed keys, none live"
-        if not resurrected
-        else f"destroyed keys still live: {resurrected}",
+        listing_ok and not resurrected and not contradicted,
+        f"{len(destroyed)} destroyed keys, none live, states and commitments agree"
+        if listing_ok and not resurrected and not contradicted
+        else f"still live: {resurrected}; state or commitment contradicts receipt: {contradicted}",
     )
     return report

@@ -18,7 +18,9 @@ router = APIRouter(tags=["auditor"])
 @router.get("/v1/audit/events", **roles("auditor"))
 def audit_events(
     request: Request,
-    after: int = Query(default=-1, ge=-1),
+    # The sequence column is a 32-bit INTEGER on PostgreSQL (and SQLite binds at most
+    # 64 bits): larger values are refused here instead of failing in the database.
+    after: int = Query(default=-1, ge=-1, le=2**31 - 1),
     limit: int = Query(default=100, ge=1, le=1000),
     customer: str | None = Query(default=None, max_length=64),
 ) -> Any:

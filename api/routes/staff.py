@@ -19,11 +19,23 @@ from api.problems import Problem
 from api.schemas import ENROL_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
 from api.state import app_state
 from api.views import customer_json, erasure_json
-from vault import ConsentRequest
+from vault import LANGUAGES, ConsentRequest
 from vault.consent import check_id
 
 router = APIRouter(tags=["staff"])
 Auth = Depends(authenticate)
+
+# consent_purposes.revoke_reason is VARCHAR(32): longer reasons failed on PostgreSQL.
+REVOKE_REASON_MAX = 32
+
+
+def _storable(value: str, name: str, max_length: int | None = None) -> str:
+    """Refuse what a database column cannot hold, the same way on every engine."""
+    if "\x00" in value:
+        raise Problem("invalid_request", f"{name} must not contain NUL characters")
+    if max_length is not None and len(value) > max_length:
+        raise Problem("invalid_request", f"{name} must be at most {max_length} characters")
+    return value
 
 
 @router.post("/v1/venues", status_code=201, **roles("admin"))
@@ -31,6 +43,7 @@ def create_venue(body: VenueIn, request: Request, principal: Principal = Auth) -
     """Register a venue."""
     st = app_state(request)
     engine = st.runtime.vault.engine
+    _storable(body.name, "name")
     created = credentials.ensure_venue(
         engine, body.id, body.name, st.runtime.vault.now(), principal.actor()
     )
@@ -50,6 +63,7 @@ def create_kiosk(body: KioskIn, request: Request, principal: Principal = Auth) -
     """Make a kiosk key bound to one venue and its purposes (the key is shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
+    _storable(body.label, "label")
     if not credentials.venue_enabled(engine, body.venue):
         raise Problem("unknown_venue", f"no enabled venue {body.venue!r}")
     secret, key = credentials.create_key(
@@ -99,6 +113,8 @@ async def enrol(request: Request, principal: Principal = Auth) -> Any:
     lang = text(form, "lang")
     if not version or not lang:
         raise Problem("invalid_request", "notice_version and lang are required")
+    if lang not in LANGUAGES:
+        raise Problem("invalid_lang", "lang must be 'vi' or 'en'", status=422)
     expires_days = _int(text(form, "expires_days"), "expires_days", 1, 3650)
     venues = text_list(form, "venues") + text_list(form, "venue")
     consent = ConsentRequest(
@@ -166,6 +182,7 @@ def staff_revoke(
 ) -> Any:
     """Revoke on the customer's behalf (one purpose or all)."""
     st = app_state(request)
+    _storable(body.reason, "reason", REVOKE_REASON_MAX)
     result = st.runtime.vault.revoke(
         customer_id, purpose=body.purpose, reason=body.reason, actor=principal.actor()
     )
@@ -183,6 +200,7 @@ def staff_erase(
 ) -> Any:
     """Erase a customer (on their request or an authority's), with a reason."""
     st = app_state(request)
+    _storable(body.reason, "reason")
     result = st.runtime.vault.erase(customer_id, reason=body.reason, actor=principal.actor())
     st.metrics.erasures.inc()
     out = erasure_json(result)

@@ -1,0 +1,249 @@
+"""Web pages: the consent kiosk, the customer's own page and the auditor's page.
+
+The pages are public HTML shells rendered with Jinja2; their JavaScript keeps the bearer
+secret (staff key, access code, auditor key) in ``sessionStorage`` and calls the JSON API.
+Everything they need (scripts, styles, QR codes) is served by facekeep itself, so they
+work offline in a venue. Three small JSON routes exist only for the pages: a face count
+for the kiosk's live hint, the QR code of a customer's link, and the auditor's export.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import Field
+
+from api.auth import Principal, authenticate, public, roles
+from api.forms import files, read_multipart
+from api.notices import available, notice_text
+from api.problems import Problem
+from api.ratelimit import retry_after
+from api.schemas import Strict
+from api.state import app_state
+from api.web.i18n import LANG_NAMES, LANGS, pick_lang, strings
+from vault.export import export_audit
+
+router = APIRouter(tags=["pages"])
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+STATIC_DIR = WEB_DIR / "static"
+# Every file in api/web/static, each served by its own route (a test holds the list).
+STATIC_FILES = ("common.js", "kiosk.js", "me.js", "audit.js", "style.css")
+_MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
+
+# The camera is the only powerful feature a page may use, and only on this origin.
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": _CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Cache-Control": "no-store",
+}
+# Pages are public HTML shells (their data comes from the JSON API with the secret the
+# user types in), listed in the API document like every route.
+PAGE = {"response_class": HTMLResponse, **public()}
+Lang = Query(default=None, max_length=8, description="Page language: vi (default) or en.")
+
+# Consent validity the kiosk offers (days); the staff picks one when signing in.
+VALIDITY_DAYS = (30, 90, 180, 365, 730)
+DEFAULT_VALIDITY_DAYS = 365
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    """Natural order, so ``v10`` comes after ``v9``."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", version)
+    )
+
+
+def latest_notice_version(lang: str) -> str:
+    """The newest notice version shipped in ``lang``."""
+    versions = [v for v, lg in available() if lg == lang]
+    if not versions:
+        raise Problem("unknown_notice", f"no notice in {lang!r}")
+    return max(versions, key=_version_key)
+
+
+def _render(
+    request: Request, template: str, page: str, asked_lang: str | None, **context: Any
+) -> HTMLResponse:
+    lang = pick_lang(asked_lang)
+    t = strings(lang)
+    body = (
+        _env()
+        .get_template(template)
+        .render(
+            lang=lang,
+            langs=[(code, LANG_NAMES[code]) for code in LANGS],
+            page=page,
+            path=request.url.path,
+            t=t,
+            **context,
+        )
+    )
+    return HTMLResponse(body, headers=_PAGE_HEADERS)
+
+
+@router.get("/", **PAGE)
+def home(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """Links to the three pages."""
+    return _render(request, "home.html", "home", lang)
+
+
+@router.get("/kiosk/enrol", **PAGE)
+def kiosk_enrol(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """The consent kiosk: notice, purposes, confirmation, then the photo."""
+    lang = pick_lang(lang)
+    version = latest_notice_version(lang)
+    settings = app_state(request).settings
+    return _render(
+        request,
+        "kiosk.html",
+        "kiosk",
+        lang,
+        notice_version=version,
+        notice_paragraphs=[p for p in notice_text(version, lang).split("\n\n") if p.strip()],
+        validity_days=VALIDITY_DAYS,
+        default_validity=DEFAULT_VALIDITY_DAYS,
+        grace_days=f"{settings.retention_grace_days:g}",
+    )
+
+
+@router.get("/me", **PAGE)
+def me_page(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """The customer's own page (access code typed in, or in the link's fragment)."""
+    return _render(request, "me.html", "me", lang)
+
+
+@router.get("/audit", **PAGE)
+def audit_page(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """The auditor's page."""
+    return _render(request, "audit.html", "audit", lang)
+
+
+def _static_route(name: str) -> None:
+    media_type = _MEDIA_TYPES[name.rsplit(".", 1)[1]]
+
+    def serve() -> Response:
+        return Response(
+            (STATIC_DIR / name).read_bytes(),
+            media_type=media_type,
+            headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+        )
+
+    serve.__doc__ = f"The pages' {name} (served by facekeep itself, so the pages work offline)."
+    router.add_api_route(
+        f"/static/{name}",
+        serve,
+        methods=["GET"],
+        name=f"static_{name.replace('.', '_')}",
+        response_class=Response,
+        responses={200: {"content": {media_type.split(";")[0]: {}}}},
+        **public(),
+    )
+
+
+for _name in STATIC_FILES:
+    _static_route(_name)
+
+
+# --------------------------------------------------------------------- JSON for the pages
+
+_COUNT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": {"type": "string", "format": "binary"}},
+                "required": ["image"],
+            }
+        }
+    },
+}
+
+
+@router.post("/v1/faces/count", tags=["staff"], **roles("admin", body=_COUNT_BODY))
+async def count_faces(
+    request: Request,
+    principal: Principal = Depends(authenticate),  # noqa: B008
+) -> Any:
+    """How many faces a camera frame shows, for the kiosk's live hint (nothing is kept)."""
+    st = app_state(request)
+    wait = st.match_limiter.take(principal.id)
+    if wait > 0:
+        raise Problem("rate_limited", "slow down", headers={"Retry-After": retry_after(wait)})
+    form = await read_multipart(request, max_files=1)
+    images = await files(form, "image")
+    if len(images) != 1:
+        raise Problem("invalid_request", "send exactly one 'image' file")
+    return {"faces": await st.images.count_faces(images[0])}
+
+
+class CustomerLinkIn(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9]{4}(-?[A-Za-z0-9]{4}){1,9}$")
+
+
+@router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin"))
+def customer_link(body: CustomerLinkIn, request: Request) -> Any:
+    """The link to a customer's page with their code in the fragment (never sent to a
+    server), and its QR code as an SVG data URI, for the kiosk to show after enrolment."""
+    url = f"{str(request.base_url).rstrip('/')}/me#code={body.code.upper()}"
+    qr = segno.make(url, error="m")
+    return {"url": url, "qr_svg": qr.svg_data_uri(scale=6, border=4)}
+
+
+@router.get(
+    "/v1/audit/export",
+    tags=["auditor"],
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+    **roles("auditor"),
+)
+def audit_export_zip(request: Request) -> Response:
+    """The auditor's export (log, tree heads, receipts, key states, public key) as a zip,
+    for ``facekeep audit verify`` offline. It holds no biometric data."""
+    runtime = app_state(request).runtime
+    audit = runtime.vault.audit
+    if audit is None:
+        raise Problem("not_ready", "the audit log is not configured")
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="facekeep-export-") as tmp:
+        folder = Path(tmp) / "export"
+        manifest = export_audit(audit, runtime.keys, folder)
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder).as_posix())
+    name = f"facekeep-audit-export-{manifest['tree_size']}.zip"
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

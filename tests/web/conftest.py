@@ -1,0 +1,334 @@
+"""Fixtures for the web page tests: a real ``facekeep serve`` process on a temporary data
+directory, Debian's Chromium driven by Playwright (never a downloaded browser), and a
+helper that saves screenshots of each page in both languages at desktop and phone width
+to ``test-artifacts/screenshots/``.
+
+Helpers are handed out as fixtures (not imported from this module) so the tests work under
+any pytest import mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FACEKEEP = Path(sys.executable).parent / "facekeep"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+VENUE = "hanoi-1"
+VENUE_NAME = "Karaoke Hà Nội 1"
+
+
+@dataclass
+class Server:
+    """A running ``facekeep serve`` and the keys made for it."""
+
+    url: str
+    data_dir: Path
+    admin: str
+    auditor: str
+    kiosk: str
+    venue: str = VENUE
+    log: Path = field(default=Path())
+
+    def match(self, image: bytes) -> dict[str, Any]:
+        """The kiosk's JSON API: match a photo at the venue for check-in."""
+        response = httpx.post(
+            f"{self.url}/v1/match",
+            headers={"Authorization": f"Bearer {self.kiosk}"},
+            files={"image": ("probe.jpg", image, "image/jpeg")},
+            data={"purpose": "checkin"},
+            timeout=60,
+        )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _clean_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACEKEEP_")}
+    env["FACEKEEP_DATA_DIR"] = str(data_dir)
+    env["FACEKEEP_LOG_LEVEL"] = "WARNING"
+    env["FACEKEEP_RETENTION_INTERVAL_SECONDS"] = "0"
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(FACEKEEP), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``facekeep serve`` on a free port, with an admin, an auditor, a venue and a kiosk."""
+    base = tmp_path_factory.mktemp("web")
+    data_dir = base / "data"
+    env = _clean_env(data_dir)
+    _cli(env, "init", "--data-dir", str(data_dir))
+    admin = _cli(env, "keys", "create-admin", "--data-dir", str(data_dir))["key"]
+    auditor = _cli(env, "keys", "create-auditor", "--data-dir", str(data_dir))["key"]
+    port = _free_port()
+    log = base / "server.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [str(FACEKEEP), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"facekeep serve exited: {log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"facekeep serve did not start: {log.read_text(errors='replace')}")
+            time.sleep(0.2)
+        auth = {"Authorization": f"Bearer {admin}"}
+        r = httpx.post(f"{url}/v1/venues", json={"id": VENUE, "name": VENUE_NAME}, headers=auth)
+        assert r.status_code == 201, r.text
+        r = httpx.post(
+            f"{url}/v1/kiosks",
+            json={"venue": VENUE, "purposes": ["checkin", "marketing"], "label": "front desk"},
+            headers=auth,
+        )
+        assert r.status_code == 201, r.text
+        yield Server(url, data_dir, admin, auditor, r.json()["key"], log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def launch() -> Iterator[Callable[..., Any]]:
+    """``launch(*extra_args)`` -> Debian's Chromium through Playwright, closed at the end of
+    the session. A missing browser is a failure, never a skip, and nothing is downloaded."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
+            "the browser tests never download a browser"
+        )
+    from playwright.sync_api import sync_playwright
+
+    browsers: list[Any] = []
+    with sync_playwright() as pw:
+
+        def start(*extra: str) -> Any:
+            launched = pw.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra]
+            )
+            browsers.append(launched)
+            return launched
+
+        try:
+            yield start
+        finally:
+            for launched in browsers:
+                launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser(launch: Callable[..., Any]) -> Any:
+    """One Chromium for the session."""
+    return launch()
+
+
+@dataclass
+class PageWatch:
+    """What a page did that it should not: script errors, requests to other origins."""
+
+    origin: str
+    errors: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        assert not self.errors, f"script errors: {self.errors}"
+        assert not self.foreign, f"requests outside facekeep: {self.foreign}"
+
+
+@pytest.fixture
+def new_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
+    """``new_page()`` -> a page in a fresh browser context (its own sessionStorage),
+    watched for script errors and for any request that leaves facekeep's origin."""
+    contexts: list[Any] = []
+    watches: list[PageWatch] = []
+
+    def make(**options: Any) -> Any:
+        context = browser.new_context(
+            viewport=options.pop("viewport", DESKTOP), accept_downloads=True, **options
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        watch = PageWatch(server.url)
+        watches.append(watch)
+        page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
+
+        def on_request(request: Any) -> None:
+            url = request.url
+            if not (url.startswith(server.url + "/") or url.startswith(("data:", "blob:"))):
+                watch.foreign.append(url)
+
+        page.on("request", on_request)
+        page.watch = watch
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    for watch in watches:
+        watch.check()
+
+
+@pytest.fixture(scope="session")
+def shoot() -> Callable[..., list[Path]]:
+    """``shoot(page, "kiosk-notice")`` -> desktop and phone full-page screenshots named
+    ``kiosk-notice-<lang>-desktop.png`` and ``...-phone.png``; fails if the page is wider
+    than the screen (nothing may need sideways scrolling on a phone)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str, *, full_page: bool = True) -> list[Path]:
+        lang = page.evaluate("document.documentElement.lang")
+        saved = []
+        size = page.viewport_size
+        for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], f"{name} at {label}: {width}px wide"
+            path = SHOTS / f"{name}-{lang}-{label}.png"
+            page.screenshot(path=str(path), full_page=full_page)
+            saved.append(path)
+        page.set_viewport_size(size)
+        return saved
+
+    return take
+
+
+# Checks run in the page: every control has a label, images have alternatives, text
+# has enough contrast against its background (WCAG 2.x AA: 4.5:1, or 3:1 for large text).
+A11Y_SCRIPT = """
+() => {
+  const problems = [];
+  const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length)
+    && getComputedStyle(e).visibility !== 'hidden';
+  const name = (e) => (e.getAttribute('aria-label') || '').trim()
+    || [...(e.labels || [])].map((l) => l.textContent.trim()).join(' ')
+    || (e.getAttribute('aria-labelledby') || '').split(' ').filter(Boolean)
+         .map((id) => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+  if (!document.documentElement.lang) problems.push('html has no lang');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  for (const e of document.querySelectorAll('input, select, textarea')) {
+    if (e.type === 'hidden' || !visible(e)) continue;
+    if (!name(e)) problems.push('unlabelled ' + e.outerHTML.slice(0, 80));
+  }
+  for (const e of document.querySelectorAll('button, a[href]')) {
+    if (visible(e) && !(e.textContent.trim() || e.getAttribute('aria-label')))
+      problems.push('nameless ' + e.outerHTML.slice(0, 80));
+  }
+  for (const e of document.querySelectorAll('img')) {
+    if (visible(e) && !e.hasAttribute('alt')) problems.push('img without alt');
+  }
+  const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+  const dupes = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (dupes.length) problems.push('duplicate ids ' + dupes.join(','));
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (e) => {
+    for (let n = e; n; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  while (walker.nextNode()) {
+    const e = walker.currentNode.parentElement;
+    if (!e || seen.has(e) || !walker.currentNode.textContent.trim() || !visible(e)) continue;
+    if (e.closest('.skip-link') || e.closest('option')) continue;
+    seen.add(e);
+    const style = getComputedStyle(e);
+    const fg = rgb(style.color).slice(0, 3);
+    const bg = background(e);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5))
+      problems.push(`contrast ${ratio.toFixed(2)} for "${e.textContent.trim().slice(0, 40)}"`);
+  }
+  return problems;
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def accessible() -> Callable[[Any], None]:
+    """``accessible(page)`` fails the test if the page shows an accessibility problem."""
+
+    def check(page: Any) -> None:
+        problems = page.evaluate(A11Y_SCRIPT)
+        assert problems == [], f"{page.url}: {problems}"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def photo() -> Callable[[str], Path]:
+    """``photo("obama_1.jpg")`` -> the sample photo's path."""
+    faces = ROOT / "tests" / "data" / "faces"
+
+    def path(name: str) -> Path:
+        found = faces / name
+        assert found.is_file(), found
+        return found
+
+    return path
