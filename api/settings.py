@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     follow_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often to apply other replicas' changes."
     )
+    public_url: str | None = Field(
+        default=None,
+        description="Address customers' phones use to reach facekeep (for the QR link); "
+        "default: the address the kiosk used.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"

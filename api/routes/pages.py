@@ -214,7 +214,8 @@ class CustomerLinkIn(Strict):
 def customer_link(body: CustomerLinkIn, request: Request) -> Any:
     """The link to a customer's page with their code in the fragment (never sent to a
     server), and its QR code as an SVG data URI, for the kiosk to show after enrolment."""
-    url = f"{str(request.base_url).rstrip('/')}/me#code={body.code.upper()}"
+    base = app_state(request).settings.public_url or str(request.base_url)
+    url = f"{base.rstrip('/')}/me#code={body.code.upper()}"
     qr = segno.make(url, error="m")
     return {"url": url, "qr_svg": qr.svg_data_uri(scale=6, border=4)}
 
