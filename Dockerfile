@@ -10,6 +10,7 @@ WORKDIR /app
 # Build the venv first so code changes do not reinstall dependencies.
 COPY requirements.lock pyproject.toml README.md ./
 COPY scripts ./scripts
+COPY bench ./bench
 COPY keys ./keys
 COPY vault ./vault
 COPY enroll ./enroll
@@ -21,5 +22,8 @@ RUN bash scripts/setup-env && chown -R facekeep /app
 USER facekeep
 VOLUME ["/data"]
 EXPOSE 8000
-ENV PATH=/app/.venv/bin:$PATH
-CMD ["facekeep", "demo"]
+ENV PATH=/app/.venv/bin:$PATH \
+    FACEKEEP_HOST=0.0.0.0 \
+    FACEKEEP_IMAGE_WORKERS=2
+# `docker run IMAGE facekeep demo` runs the demo; `... facekeep keys create-admin` makes a key.
+CMD ["facekeep", "serve"]
