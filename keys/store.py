@@ -11,6 +11,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -292,6 +293,49 @@ class KeyStore:
                 old.wipe()
         return key
 
+    @contextmanager
+    def data_keys_for(self, customer_ids: Sequence[str]) -> Iterator[dict[str, DataKey]]:
+        """Unwrap the data keys of many customers at once (a cold start), one query per
+        few thousand customers: ``with store.data_keys_for(ids) as keys: keys[id]...``.
+
+        Customers without a live key, or whose wrapped key does not open, are left out.
+        The keys bypass the cache and are wiped when the block ends.
+        """
+        found: dict[str, DataKey] = {}
+        wanted = sorted(set(customer_ids))
+        try:
+            for start in range(0, len(wanted), 4_000):
+                chunk = wanted[start : start + 4_000]
+                members = set(chunk)
+                # A range of ids, not IN (...): thousands of bound parameters cost more than
+                # the few rows in the range that are not asked for.
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(
+                            data_keys.c.customer_id,
+                            data_keys.c.key_id,
+                            wrapped_keys.c.kek_epoch,
+                            wrapped_keys.c.wrapped,
+                        )
+                        .select_from(data_keys.join(wrapped_keys))
+                        .where(data_keys.c.state == ACTIVE)
+                        .where(data_keys.c.customer_id.between(chunk[0], chunk[-1]))
+                    ).all()
+                for customer_id, key_id, epoch, wrapped in rows:
+                    if customer_id not in members:
+                        continue
+                    try:
+                        raw = self.kek.unwrap(
+                            wrapped, epoch=epoch, context=_wrap_context(customer_id, key_id, epoch)
+                        )
+                    except DecryptionFailed:
+                        continue
+                    found[customer_id] = DataKey(raw, key_id=key_id, customer_id=customer_id)
+            yield found
+        finally:
+            for key in found.values():
+                key.wipe()
+
     def seal(self, customer_id: str, plaintext: bytes, context: Sequence[str]) -> bytes:
         """Encrypt under the customer's data key, bound to ``context``."""
         for _ in range(3):
@@ -324,8 +368,10 @@ class KeyStore:
         self.forget(customer_id)
         now = self._clock()
         with writing(self.engine) as conn:
+            # FOR UPDATE: two replicas destroying one key take turns (SQLite: BEGIN
+            # IMMEDIATE already does), so exactly one records the destruction.
             row = conn.execute(
-                select(data_keys).where(data_keys.c.customer_id == customer_id)
+                select(data_keys).where(data_keys.c.customer_id == customer_id).with_for_update()
             ).first()
             if row is None:
                 raise KeyNotFound(customer_id)

@@ -1,4 +1,5 @@
-"""Fixtures for the key hierarchy tests: real KEK files, real SQLite key stores, a clock.
+"""Fixtures for the key hierarchy tests: real KEK files, real key stores on the engine
+under test (SQLite files or PostgreSQL schemas, see tests/conftest.py), a clock.
 
 Helpers are handed out as fixtures (not imported from this module) so the tests work
 under any pytest import mode.
@@ -7,13 +8,19 @@ under any pytest import mode.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from keys import KeyStore, LocalKekProvider
+from keys.db import make_engine
+from keys.store import metadata as keys_metadata
 
 
 class Clock:
@@ -30,36 +37,159 @@ class Clock:
         return self.now
 
 
-class Disk:
-    """Raw access to the files of one key store directory, bypassing the code under test."""
+# -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------
 
-    def __init__(self, root: Path, db_path: Path) -> None:
-        self.root = root
-        self.db_path = db_path
 
-    def _query(self, sql: str, params: tuple[object, ...] = (), path: Path | None = None):
-        con = sqlite3.connect(path or self.db_path)
+def _query(url: str, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement in its own transaction (committed) on a throwaway engine."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), dict(params or {}))
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+def _stored_values(url: str) -> Iterator[tuple[str, bytes]]:
+    """(``table.column``, bytes) of every non-null value in every row of every table."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            for table in sorted(inspect(conn).get_table_names()):
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
+                    for column, value in row.items():
+                        if value is not None:
+                            yield f"{table}.{column}", _as_bytes(value)
+    finally:
+        engine.dispose()
+
+
+def _rows_containing(url: str, needle: bytes) -> list[str]:
+    """``table.column`` of every stored value (any table, any row) holding ``needle``."""
+    assert len(needle) >= 16
+    return sorted({where for where, value in _stored_values(url) if needle in value})
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(make_url(url).database or "") if url.startswith("sqlite") else None
+
+
+def _copy_tables(src_url: str, dst_url: str, metadatas: Sequence[MetaData]) -> None:
+    """Replace every table of ``dst_url`` with the tables and rows of ``src_url``."""
+    src, dst = make_engine(src_url), make_engine(dst_url)
+    if src.dialect.name == "postgresql":  # one snapshot for every table: a consistent copy
+        src = src.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with src.connect() as s, dst.begin() as d:
+            present = set(inspect(s).get_table_names())
+            known = [t for md in metadatas for t in md.sorted_tables]
+            unknown = present - {t.name for t in known}
+            assert not unknown, f"no metadata to copy tables {unknown}"
+            cascade = " CASCADE" if d.dialect.name == "postgresql" else ""
+            for name in inspect(d).get_table_names():
+                d.execute(text(f'DROP TABLE "{name}"{cascade}'))
+            for table in (t for t in known if t.name in present):
+                table.create(d)
+                rows = [dict(r) for r in s.execute(select(table)).mappings()]
+                if rows:
+                    d.execute(insert(table), rows)
+    finally:
+        src.dispose()
+        dst.dispose()
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A consistent copy of one database, openable at ``url``."""
+
+    url: str
+    path: Path | None  # the SQLite file; None on PostgreSQL
+
+    def contains(self, needle: bytes) -> bool:
+        """Whether the copy holds ``needle``: anywhere in the file (SQLite), or in any
+        stored value of any row (PostgreSQL)."""
+        if self.path is not None:
+            return needle in self.path.read_bytes()
+        return _rows_containing(self.url, needle) != []
+
+
+class Backups:
+    """Backing databases up and restoring them, on either engine.
+
+    SQLite: the backup API copies the file (WAL folded in); restoring replaces the files.
+    PostgreSQL: the tables and their rows are copied into a fresh schema (from the
+    metadata, so keys and constraints come along); restoring copies them back.
+    """
+
+    def __init__(
+        self, folder: Path, new_db_urls: Callable[[Path], Any], metadatas: Sequence[MetaData]
+    ) -> None:
+        self.folder = folder
+        self.new_db_urls = new_db_urls
+        self.metadatas = metadatas
+        self.taken = 0
+
+    def take(self, url: str) -> Backup:
+        self.taken += 1
+        dest = self.new_db_urls(self.folder / f"backup-{self.taken}").vault
+        source, target = _sqlite_path(url), _sqlite_path(dest)
+        if source is None or target is None:
+            _copy_tables(url, dest, self.metadatas)
+            return Backup(dest, None)
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
         try:
-            return con.execute(sql, params).fetchall()
+            src.backup(dst)
         finally:
-            con.close()
+            dst.close()
+            src.close()
+        return Backup(dest, target)
 
-    def wrapped(self, customer_id: str, path: Path | None = None) -> bytes:
+    def restore(self, backup: Backup, url: str) -> None:
+        """Put the copy back in place of the database at ``url`` (nothing may hold it open)."""
+        path = _sqlite_path(url)
+        if path is None or backup.path is None:
+            _copy_tables(backup.url, url, self.metadatas)
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        path.write_bytes(backup.path.read_bytes())
+
+
+class Disk:
+    """Raw access to one key store, bypassing the code under test: its rows through a
+    separate engine (SQLite or PostgreSQL) and the files under the test's directory."""
+
+    def __init__(self, root: Path, url: str) -> None:
+        self.root = root
+        self.url = url
+
+    def wrapped(self, customer_id: str, url: str | None = None) -> bytes:
         """The wrapped data key of a customer, read straight from the ``wrapped_keys`` table."""
-        rows = self._query(
+        rows = _query(
+            url or self.url,
             "SELECT w.wrapped FROM wrapped_keys w JOIN data_keys d ON d.key_id = w.key_id "
-            "WHERE d.customer_id = ?",
-            (customer_id,),
-            path,
+            "WHERE d.customer_id = :customer_id",
+            {"customer_id": customer_id},
         )
         assert len(rows) == 1, f"expected one wrapped key row for {customer_id}, got {rows}"
         return bytes(rows[0][0])
 
-    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        return [tuple(r) for r in self._query(sql, params)]
+    def rows(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        return _query(self.url, sql, params)
 
     def count(self, table: str) -> int:
-        return int(self._query(f"SELECT count(*) FROM {table}")[0][0])
+        return int(_query(self.url, f"SELECT count(*) FROM {table}")[0][0])
+
+    def rows_containing(self, needle: bytes) -> list[str]:
+        """``table.column`` of every value in the key store that holds ``needle``."""
+        return _rows_containing(self.url, needle)
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*") if p.is_file())
@@ -68,17 +198,6 @@ class Disk:
         """Every file under the directory (recursively) whose bytes contain ``needle``."""
         assert len(needle) >= 16
         return [str(p.relative_to(self.root)) for p in self.files() if needle in p.read_bytes()]
-
-    def backup(self, destination: Path) -> Path:
-        """A consistent copy of the database (WAL included) made with SQLite's backup API."""
-        src = sqlite3.connect(self.db_path)
-        dst = sqlite3.connect(destination)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return destination
 
 
 @pytest.fixture
@@ -97,25 +216,35 @@ def kek(kek_dir: Path) -> LocalKekProvider:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "keys.db"
+def db_url(db_urls: Any) -> str:
+    """This test's key store database (``keys.db`` in tmp_path, or a PostgreSQL schema)."""
+    return str(db_urls.keys)
 
 
 @pytest.fixture
-def disk(tmp_path: Path, db_path: Path) -> Disk:
-    return Disk(tmp_path, db_path)
+def disk(tmp_path: Path, db_url: str) -> Disk:
+    return Disk(tmp_path, db_url)
 
 
 @pytest.fixture
-def open_store(db_path: Path, kek_dir: Path, clock: Clock) -> Iterator[Callable[..., KeyStore]]:
-    """``open_store()`` opens a NEW KeyStore on the same database file, with a NEW KEK
-    provider read from the key directory unless ``kek=`` is given; all are closed at
+def backups(
+    tmp_path_factory: pytest.TempPathFactory, new_db_urls: Callable[[Path], Any]
+) -> Backups:
+    """``backups.take(url)`` -> a copy to open or restore; ``backups.restore(copy, url)``.
+    Copies live outside the test's directory, so file scans of ``disk`` never see them."""
+    return Backups(tmp_path_factory.mktemp("backups"), new_db_urls, [keys_metadata])
+
+
+@pytest.fixture
+def open_store(db_url: str, kek_dir: Path, clock: Clock) -> Iterator[Callable[..., KeyStore]]:
+    """``open_store()`` opens a NEW KeyStore on the same database (or on ``url=``), with a
+    NEW KEK provider read from the key directory unless ``kek=`` is given; all are closed at
     teardown."""
     opened: list[KeyStore] = []
 
-    def make(*, path: Path | None = None, kek: LocalKekProvider | None = None) -> KeyStore:
+    def make(*, url: str | None = None, kek: LocalKekProvider | None = None) -> KeyStore:
         provider = kek if kek is not None else LocalKekProvider.create(kek_dir)
-        store = KeyStore.open_url(f"sqlite:///{path or db_path}", kek=provider, clock=clock)
+        store = KeyStore.open_url(url or db_url, kek=provider, clock=clock)
         opened.append(store)
         return store
 

@@ -24,7 +24,7 @@ def _epochs_on_disk(kek_dir: Path) -> list[str]:
 
 
 def test_rotate_rewraps_live_keys_and_destroys_the_old_epoch(
-    store: KeyStore, open_store, disk, kek_dir: Path, tmp_path: Path
+    store: KeyStore, open_store, disk, backups, kek_dir: Path, db_url: str
 ) -> None:
     live = ["alice", "bob", "carol"]
     sealed = _populate(store, [*live, "erased"])
@@ -32,10 +32,10 @@ def test_rotate_rewraps_live_keys_and_destroys_the_old_epoch(
     before = {c: disk.wrapped(c) for c in live}
     commitments = {c: store.record(c).commitment for c in live}
 
-    copy = disk.backup(tmp_path / "keys-before-rotation.db")
+    copy = backups.take(db_url)
     # The copy is a working key store before the rotation (so its later failure means
     # something): the current provider opens it.
-    old_copy_store = open_store(path=copy)
+    old_copy_store = open_store(url=copy.url)
     assert old_copy_store.open("alice", sealed["alice"], CTX) == b"template of alice"
     old_copy_store.close()
 
@@ -62,7 +62,7 @@ def test_rotate_rewraps_live_keys_and_destroys_the_old_epoch(
         fresh.data_key("erased")
 
     # The copy taken before rotation is useless with the KEKs that exist now.
-    stale = open_store(path=copy, kek=LocalKekProvider(kek_dir))
+    stale = open_store(url=copy.url, kek=LocalKekProvider(kek_dir))
     for c in live:
         with pytest.raises(DecryptionFailed):
             stale.data_key(c)
@@ -122,9 +122,9 @@ def test_interrupted_rotation_is_finished_by_finish_rotation(
     assert again.new_epoch == 2 and again.destroyed_epochs == [] and again.rewrapped == 0
 
 
-def test_fixed_kek_store_cannot_rotate(tmp_path: Path, clock) -> None:
+def test_fixed_kek_store_cannot_rotate(db_url: str, clock) -> None:
     kek = LocalKekProvider(None, fixed=b"\x09" * 32)
-    store = KeyStore.open_url(f"sqlite:///{tmp_path / 'keys.db'}", kek=kek, clock=clock)
+    store = KeyStore.open_url(db_url, kek=kek, clock=clock)
     try:
         store.ensure_key("alice")
         with pytest.raises(KekError):

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from keys import (
     DecryptionFailed,
@@ -118,7 +119,7 @@ def test_ensure_key_race_on_one_store_leaves_exactly_one_key(store: KeyStore, di
         customer = f"racer-{round_}"
         records = _race([lambda c=customer: store.ensure_key(c)] * 8)
         assert len({r.key_id for r in records}) == 1
-        rows = disk.rows("SELECT key_id FROM data_keys WHERE customer_id = ?", (customer,))
+        rows = disk.rows("SELECT key_id FROM data_keys WHERE customer_id = :c", {"c": customer})
         assert [r[0] for r in rows] == [records[0].key_id]
     assert disk.count("data_keys") == 5 and disk.count("wrapped_keys") == 5
 
@@ -182,7 +183,8 @@ def test_a_destroyed_key_can_never_be_used_again(store: KeyStore, open_store) ->
         assert s.open("bob", bob_sealed, CTX) == b"bob"
 
 
-def test_destroyed_wrapped_key_bytes_are_in_no_file(store: KeyStore, disk, db_path) -> None:
+@pytest.mark.sqlite_only
+def test_destroyed_wrapped_key_bytes_are_in_no_file(store: KeyStore, disk) -> None:
     customers = [f"cust-{i}" for i in range(20)]
     for c in customers:
         store.ensure_key(c)
@@ -208,6 +210,27 @@ def test_destroyed_wrapped_key_bytes_are_in_no_file(store: KeyStore, disk, db_pa
     assert disk.files_containing(disk.wrapped("cust-8")) != []
 
 
+def test_destroyed_wrapped_key_bytes_are_in_no_row(store: KeyStore, open_store, disk) -> None:
+    """What the file scan above checks on SQLite, checked on the rows on every engine:
+    PostgreSQL keeps dead tuples until vacuumed, so there erasure rests on the row being
+    deleted (and the key with it); no table may still hold the wrapped bytes."""
+    customers = [f"cust-{i}" for i in range(20)]
+    for c in customers:
+        store.ensure_key(c)
+        store.seal(c, b"x", CTX)
+    victim = "cust-7"
+    wrapped = disk.wrapped(victim)
+    assert disk.rows_containing(wrapped) == ["wrapped_keys.wrapped"]  # the scan sees it
+
+    store.destroy(victim, reason="erasure")
+    assert disk.rows_containing(wrapped) == []
+    store.close()
+    assert disk.rows_containing(wrapped) == []
+    assert disk.count("wrapped_keys") == 19
+    assert disk.rows_containing(disk.wrapped("cust-8")) == ["wrapped_keys.wrapped"]
+    assert open_store().record(victim).state == "destroyed"
+
+
 def test_raw_data_keys_are_never_written_to_disk(store: KeyStore, disk, kek) -> None:
     for c in ("alice", "bob", "carol"):
         store.ensure_key(c)
@@ -225,6 +248,7 @@ def test_raw_data_keys_are_never_written_to_disk(store: KeyStore, disk, kek) -> 
     store.destroy("bob", reason="erasure")
     for key in raw.values():
         assert disk.files_containing(key) == []
+        assert disk.rows_containing(key) == []  # the only check of the database on PostgreSQL
 
 
 def test_destroy_time_comes_from_the_injected_clock(store: KeyStore, clock) -> None:
@@ -233,8 +257,8 @@ def test_destroy_time_comes_from_the_injected_clock(store: KeyStore, clock) -> N
     assert store.destroy("alice", reason="r").record.destroyed_at == clock.now
 
 
-def test_a_handle_evicted_from_the_cache_never_seals_under_a_zero_key(db_path, kek, clock):
-    store = KeyStore(make_engine(f"sqlite:///{db_path}"), kek=kek, clock=clock, cache_size=1)
+def test_a_handle_evicted_from_the_cache_never_seals_under_a_zero_key(db_url, kek, clock):
+    store = KeyStore(make_engine(db_url), kek=kek, clock=clock, cache_size=1)
     store.create_schema()
     try:
         store.ensure_key("alice")
@@ -252,3 +276,49 @@ def test_a_handle_evicted_from_the_cache_never_seals_under_a_zero_key(db_path, k
 
 def test_local_provider_satisfies_the_kek_protocol(kek: LocalKekProvider) -> None:
     assert isinstance(kek, KekProvider)
+
+
+def _pause_inside_transaction(
+    store: KeyStore, marker: str, until: threading.Event
+) -> threading.Event:
+    """Make ``store`` stop right before executing SQL starting with ``marker`` (inside its
+    write transaction) until ``until`` is set or 2 s pass; returns the "paused" event."""
+    paused = threading.Event()
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _pause(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith(marker) and not paused.is_set():
+            paused.set()
+            until.wait(timeout=2)
+
+    return paused
+
+
+def test_concurrent_destroys_on_two_instances_keep_the_first(open_store, clock) -> None:
+    first, second = open_store(), open_store()
+    created = first.ensure_key("alice")
+    first_at = clock()
+    second_read = threading.Event()
+    paused = _pause_inside_transaction(first, "UPDATE data_keys", second_read)
+
+    @event.listens_for(second.engine, "after_cursor_execute")
+    def _read(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM data_keys" in statement:
+            second_read.set()
+
+    results: dict[str, object] = {}
+    a = threading.Thread(target=lambda: results.update(a=first.destroy("alice", reason="erasure")))
+    a.start()
+    assert paused.wait(timeout=30)  # the first destroy is inside its transaction
+    clock.advance(minutes=1)
+    # SQLite: the second waits for the first's write lock (BEGIN IMMEDIATE), then sees the
+    # key destroyed. PostgreSQL: it must wait for, then see, the first's row as well.
+    results["b"] = second.destroy("alice", reason="second request")
+    a.join(timeout=60)
+    assert not a.is_alive()
+
+    assert [results["a"].already_destroyed, results["b"].already_destroyed] == [False, True]
+    record = second.record("alice")
+    assert record.key_id == created.key_id
+    assert record.destroyed_at == first_at and record.destroy_reason == "erasure"
+    assert results["b"].record == record

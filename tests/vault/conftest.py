@@ -1,5 +1,6 @@
-"""Fixtures for the vault tests: real SQLite files in a data directory, real KEK files,
-a clock moved by hand, crash points, and synthetic face embeddings.
+"""Fixtures for the vault tests: real databases on the engine under test (SQLite files in a
+data directory, or PostgreSQL schemas; see tests/conftest.py), real KEK files, a clock
+moved by hand, crash points, and synthetic face embeddings.
 
 Helpers are handed out as fixtures (not imported from this module) so the tests work
 under any pytest import mode.
@@ -8,7 +9,8 @@ under any pytest import mode.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from sqlalchemy import MetaData, insert, inspect, select, text
+from sqlalchemy.engine import make_url
 
 from keys import KeyStore, LocalKekProvider
+from keys.db import make_engine
+from keys.store import metadata as keys_metadata
 from vault import SYSTEM, Actor, ConsentRequest, Vault
+from vault.models import metadata as vault_metadata
 
 MODEL_NAME = "synthetic"
 MODEL_VERSION = "synthetic-v1"
@@ -87,15 +94,144 @@ class Faces:
         return np.asarray(vector, dtype=np.float64) + distance * direction
 
 
-class Env:
-    """One deployment's data directory; ``open()`` starts a NEW Vault + KeyStore on it."""
+# -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------
 
-    def __init__(self, root: Path, clock: Clock) -> None:
+
+def _query(url: str, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement in its own transaction (committed) on a throwaway engine."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), dict(params or {}))
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+def _stored_values(url: str) -> Iterator[tuple[str, bytes]]:
+    """(``table.column``, bytes) of every non-null value in every row of every table."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            for table in sorted(inspect(conn).get_table_names()):
+                for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
+                    for column, value in row.items():
+                        if value is not None:
+                            yield f"{table}.{column}", _as_bytes(value)
+    finally:
+        engine.dispose()
+
+
+def _rows_containing(url: str, needle: bytes) -> list[str]:
+    """``table.column`` of every stored value (any table, any row) holding ``needle``."""
+    assert len(needle) >= 16
+    return sorted({where for where, value in _stored_values(url) if needle in value})
+
+
+def _sqlite_path(url: str) -> Path | None:
+    return Path(make_url(url).database or "") if url.startswith("sqlite") else None
+
+
+def _copy_tables(src_url: str, dst_url: str, metadatas: Sequence[MetaData]) -> None:
+    """Replace every table of ``dst_url`` with the tables and rows of ``src_url``."""
+    src, dst = make_engine(src_url), make_engine(dst_url)
+    if src.dialect.name == "postgresql":  # one snapshot for every table: a consistent copy
+        src = src.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with src.connect() as s, dst.begin() as d:
+            present = set(inspect(s).get_table_names())
+            known = [t for md in metadatas for t in md.sorted_tables]
+            unknown = present - {t.name for t in known}
+            assert not unknown, f"no metadata to copy tables {unknown}"
+            cascade = " CASCADE" if d.dialect.name == "postgresql" else ""
+            for name in inspect(d).get_table_names():
+                d.execute(text(f'DROP TABLE "{name}"{cascade}'))
+            for table in (t for t in known if t.name in present):
+                table.create(d)
+                rows = [dict(r) for r in s.execute(select(table)).mappings()]
+                if rows:
+                    d.execute(insert(table), rows)
+    finally:
+        src.dispose()
+        dst.dispose()
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A consistent copy of one database, openable at ``url``."""
+
+    url: str
+    path: Path | None  # the SQLite file; None on PostgreSQL
+
+    def contains(self, needle: bytes) -> bool:
+        """Whether the copy holds ``needle``: anywhere in the file (SQLite), or in any
+        stored value of any row (PostgreSQL)."""
+        if self.path is not None:
+            return needle in self.path.read_bytes()
+        return _rows_containing(self.url, needle) != []
+
+
+class Backups:
+    """Backing databases up and restoring them, on either engine.
+
+    SQLite: the backup API copies the file (WAL folded in); restoring replaces the files.
+    PostgreSQL: the tables and their rows are copied into a fresh schema (from the
+    metadata, so keys and constraints come along); restoring copies them back.
+    """
+
+    def __init__(
+        self, folder: Path, new_db_urls: Callable[[Path], Any], metadatas: Sequence[MetaData]
+    ) -> None:
+        self.folder = folder
+        self.new_db_urls = new_db_urls
+        self.metadatas = metadatas
+        self.taken = 0
+
+    def take(self, url: str) -> Backup:
+        self.taken += 1
+        dest = self.new_db_urls(self.folder / f"backup-{self.taken}").vault
+        source, target = _sqlite_path(url), _sqlite_path(dest)
+        if source is None or target is None:
+            _copy_tables(url, dest, self.metadatas)
+            return Backup(dest, None)
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        return Backup(dest, target)
+
+    def restore(self, backup: Backup, url: str) -> None:
+        """Put the copy back in place of the database at ``url`` (nothing may hold it open)."""
+        path = _sqlite_path(url)
+        if path is None or backup.path is None:
+            _copy_tables(backup.url, url, self.metadatas)
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        path.write_bytes(backup.path.read_bytes())
+
+
+class Env:
+    """One deployment: a data directory (KEK files, and the SQLite files when SQLite is
+    under test) and its two databases; ``open()`` starts a NEW Vault + KeyStore on them.
+
+    The databases outlive every Vault opened on them, whichever the engine, so closing
+    and opening again is a restart."""
+
+    def __init__(self, root: Path, urls: Any, clock: Clock) -> None:
         self.root = root
         self.clock = clock
         self.kek_dir = root / "kek"
-        self.keys_path = root / "keys.db"
-        self.vault_path = root / "vault.db"
+        self.vault_url: str = urls.vault
+        self.keys_url: str = urls.keys
         self._open: list[Vault] = []
 
     def open(
@@ -107,7 +243,7 @@ class Env:
         model_version: str = MODEL_VERSION,
     ) -> Vault:
         keys = KeyStore.open_url(
-            f"sqlite:///{self.keys_path}",
+            self.keys_url,
             kek=LocalKekProvider.create(self.kek_dir),
             clock=self.clock,
         )
@@ -115,7 +251,7 @@ class Env:
         if fault is not None:
             kwargs["fault"] = fault
         vault = Vault.open_url(
-            f"sqlite:///{self.vault_path}",
+            self.vault_url,
             keys=keys,
             model_name=MODEL_NAME,
             model_version=model_version,
@@ -129,7 +265,7 @@ class Env:
         return vault
 
     def close(self, vault: Vault) -> None:
-        """Release a vault's files (what the OS does when a crashed process is gone)."""
+        """Release a vault's databases (what the OS does when a crashed process is gone)."""
         if vault in self._open:
             self._open.remove(vault)
             vault.close()
@@ -141,34 +277,47 @@ class Env:
 
     # -- raw access, bypassing the code under test -------------------------------------
 
-    def sql(self, sql: str, params: Sequence[object] = (), *, db: str = "vault") -> list[Any]:
-        path = self.vault_path if db == "vault" else self.keys_path
-        con = sqlite3.connect(path)
-        try:
-            rows = con.execute(sql, tuple(params)).fetchall()
-            con.commit()
-            return rows
-        finally:
-            con.close()
+    def url(self, db: str) -> str:
+        assert db in ("vault", "keys"), db
+        return self.vault_url if db == "vault" else self.keys_url
+
+    def sql(
+        self, sql: str, params: Mapping[str, object] | None = None, *, db: str = "vault"
+    ) -> list[Any]:
+        """Run one statement (``:name`` parameters) in its own committed transaction."""
+        return _query(self.url(db), sql, params)
 
     def count(self, table: str, *, db: str = "vault", customer_id: str | None = None) -> int:
         if customer_id is None:
             return int(self.sql(f"SELECT count(*) FROM {table}", db=db)[0][0])
         return int(
-            self.sql(f"SELECT count(*) FROM {table} WHERE customer_id = ?", [customer_id], db=db)[
-                0
-            ][0]
+            self.sql(
+                f"SELECT count(*) FROM {table} WHERE customer_id = :customer_id",
+                {"customer_id": customer_id},
+                db=db,
+            )[0][0]
         )
 
     def wrapped_key(self, customer_id: str) -> bytes:
         rows = self.sql(
             "SELECT w.wrapped FROM wrapped_keys w JOIN data_keys d ON d.key_id = w.key_id "
-            "WHERE d.customer_id = ?",
-            [customer_id],
+            "WHERE d.customer_id = :customer_id",
+            {"customer_id": customer_id},
             db="keys",
         )
         assert len(rows) == 1, rows
         return bytes(rows[0][0])
+
+    def stored_values(self) -> Iterator[tuple[str, bytes]]:
+        """(``db:table.column``, bytes) of every value in every row of both databases."""
+        for db in ("vault", "keys"):
+            for where, value in _stored_values(self.url(db)):
+                yield f"{db}:{where}", value
+
+    def rows_containing(self, needle: bytes) -> list[str]:
+        """``db:table.column`` of every stored value, in either database, holding ``needle``."""
+        assert len(needle) >= 16
+        return sorted({where for where, value in self.stored_values() if needle in value})
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.root.rglob("*") if p.is_file())
@@ -176,17 +325,6 @@ class Env:
     def files_containing(self, needle: bytes) -> list[str]:
         assert len(needle) >= 16
         return [str(p.relative_to(self.root)) for p in self.files() if needle in p.read_bytes()]
-
-    def backup_vault_db(self, destination: Path) -> Path:
-        """A consistent copy of vault.db (WAL folded in) made with SQLite's backup API."""
-        src = sqlite3.connect(self.vault_path)
-        dst = sqlite3.connect(destination)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return destination
 
 
 def make_consent(
@@ -216,9 +354,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def env(tmp_path: Path, clock: Clock) -> Iterator[Env]:
-    e = Env(tmp_path / "data", clock)
-    e.root.mkdir()
+def env(tmp_path: Path, db_urls: Any, clock: Clock) -> Iterator[Env]:
+    """The test's deployment: its data directory is tmp_path, its databases ``db_urls``."""
+    e = Env(tmp_path, db_urls, clock)
     yield e
     e.close_all()
 
@@ -260,18 +398,30 @@ def system() -> Actor:
 
 
 @pytest.fixture
-def env_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Clock], Env]]:
-    """Fresh data directories on demand (for property-based tests: one per example)."""
+def env_factory(
+    tmp_path_factory: pytest.TempPathFactory, new_db_urls: Callable[[Path], Any]
+) -> Iterator[Callable[[Clock], Env]]:
+    """Fresh deployments on demand (for property-based tests: one per example)."""
     made: list[Env] = []
 
     def make(clock: Clock) -> Env:
-        e = Env(tmp_path_factory.mktemp("vault-example"), clock)
+        root = tmp_path_factory.mktemp("vault-example")
+        e = Env(root, new_db_urls(root), clock)
         made.append(e)
         return e
 
     yield make
     for e in made:
         e.close_all()
+
+
+@pytest.fixture
+def backups(
+    tmp_path_factory: pytest.TempPathFactory, new_db_urls: Callable[[Path], Any]
+) -> Backups:
+    """``backups.take(env.vault_url)`` -> a consistent copy; ``backups.restore(copy, url)``
+    puts it back. Copies live outside the data directory, so file scans never see them."""
+    return Backups(tmp_path_factory.mktemp("backups"), new_db_urls, [vault_metadata, keys_metadata])
 
 
 @pytest.fixture

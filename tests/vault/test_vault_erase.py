@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
+from sqlalchemy import event
 
 from keys import KeyDestroyed
 from vault import CustomerErased, CustomerExists, CustomerNotFound, Vault, read_events
@@ -105,20 +109,18 @@ def test_enrolling_an_existing_id(vault, faces, consent, staff) -> None:
 
 
 def test_restored_backup_cannot_bring_an_erased_customer_back(
-    env, faces, consent, staff, tmp_path
+    env, faces, consent, staff, backups
 ) -> None:
     vault = env.open()
     for name in ("alice", "bob", "carol"):
         vault.enroll([faces.photo(name)], consent(), actor=staff, customer_id=name)
-    backup = env.backup_vault_db(tmp_path / "vault-backup.db")
+    backup = backups.take(env.vault_url)
     wrapped = env.wrapped_key("alice")
     vault.erase("alice", reason="customer request", actor=staff)
     env.close(vault)
 
-    # Put the old vault.db back beside the live key store.
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        env.vault_path.with_name(env.vault_path.name + suffix).unlink(missing_ok=True)
-    env.vault_path.write_bytes(backup.read_bytes())
+    # Put the old vault database back beside the live key store.
+    backups.restore(backup, env.vault_url)
 
     restored = env.open()
     assert restored.show("alice").status == "active"  # the backup predates the erase...
@@ -130,25 +132,24 @@ def test_restored_backup_cannot_bring_an_erased_customer_back(
     for name in ("bob", "carol"):
         assert _match(restored, faces.photo(name), staff).customer_id == name
     # The template database never held a key, so the backup did not carry one either.
-    assert wrapped not in backup.read_bytes()
+    assert not backup.contains(wrapped)
     assert env.files_containing(wrapped) == []
+    assert env.rows_containing(wrapped) == []
     # Erasing again on the restored copy completes without error and records it.
     assert restored.erase("alice", reason="re-applied", actor=staff).key_ids
     assert restored.show("alice").status == "erased"
 
 
 def test_restored_backup_older_than_the_enrolment_refuses_the_erased_id(
-    env, faces, consent, staff, tmp_path
+    env, faces, consent, staff, backups
 ) -> None:
     vault = env.open()
     vault.enroll([faces.photo("bob")], consent(), actor=staff, customer_id="bob")
-    backup = env.backup_vault_db(tmp_path / "vault-backup.db")
+    backup = backups.take(env.vault_url)
     vault.enroll([faces.photo("alice")], consent(), actor=staff, customer_id="alice")
     vault.erase("alice", reason="customer request", actor=staff)
     env.close(vault)
-    for suffix in ("", "-wal", "-shm"):
-        env.vault_path.with_name(env.vault_path.name + suffix).unlink(missing_ok=True)
-    env.vault_path.write_bytes(backup.read_bytes())
+    backups.restore(backup, env.vault_url)
 
     restored = env.open()
     with pytest.raises(CustomerNotFound):
@@ -264,3 +265,94 @@ def test_crash_after_enrol_commit_is_indexed_at_restart(
     assert _match(restarted, faces.photo("alice"), staff).customer_id == "alice"
     with pytest.raises(CustomerExists):
         restarted.enroll([faces.photo("alice")], consent(), actor=staff, customer_id="alice")
+
+
+# Two replicas sharing the databases (what PostgreSQL deployments run).
+
+
+class _Interleave:
+    """Right after ``vault`` first executes SQL starting with ``marker`` (inside a write
+    transaction), run ``action`` on another thread and give it up to 2 s to finish before
+    that transaction goes on. On SQLite it cannot finish: it waits for the write lock."""
+
+    def __init__(self, vault: Vault, marker: str, action) -> None:
+        self.threads: list[threading.Thread] = []
+
+        @event.listens_for(vault.engine, "after_cursor_execute")
+        def _interleave(conn, cursor, statement, parameters, context, executemany) -> None:
+            if not self.threads and statement.lstrip().startswith(marker):
+                thread = threading.Thread(target=action)
+                self.threads.append(thread)
+                thread.start()
+                thread.join(timeout=2)
+
+    def join(self) -> None:
+        assert len(self.threads) == 1, "the interleaved action never ran"
+        self.threads[0].join(timeout=60)
+        assert not self.threads[0].is_alive()
+
+
+def test_a_consent_granted_on_another_replica_during_an_erase_does_not_survive_it(
+    env, faces, consent, staff
+) -> None:
+    eraser, granter = env.open(), env.open()
+    eraser.enroll([faces.photo("alice")], consent(), actor=staff, customer_id="alice")
+    erasures = []
+    # The granter has read alice's row (active) in its transaction when the erase starts.
+    interleaved = _Interleave(
+        granter,
+        "SELECT customers.",
+        lambda: erasures.append(eraser.erase("alice", reason="customer request", actor=staff)),
+    )
+    # Refusing the grant would be as good as granting it and revoking it in the erase.
+    with contextlib.suppress(CustomerErased):
+        granter.grant("alice", consent(["marketing"], ["venue-2"]), actor=staff)
+    interleaved.join()
+    assert len(erasures) == 1
+
+    view = eraser.show("alice")
+    assert view.status == "erased"
+    # Every consent an erased customer has is revoked, whichever replica wrote it.
+    assert all(p.revoked_at is not None for c in view.consents for p in c.purposes)
+    assert _actions(eraser, "alice")[-1] == "erase.complete"
+
+
+def test_concurrent_erases_on_two_replicas_begin_once(env, faces, consent, staff) -> None:
+    first, second = env.open(), env.open()
+    first.enroll([faces.photo("alice")], consent(), actor=staff, customer_id="alice")
+    erasures = []
+    # The first erase has marked alice "erasing" (not yet committed) when the second starts.
+    interleaved = _Interleave(
+        first,
+        "UPDATE customers",
+        lambda: erasures.append(second.erase("alice", reason="second request", actor=staff)),
+    )
+    erasures.append(first.erase("alice", reason="customer request", actor=staff))
+    interleaved.join()
+    assert len(erasures) == 2
+
+    assert _actions(first, "alice").count("erase.begin") == 1
+    assert first.show("alice").erase_reason == "customer request"
+
+
+def test_an_erase_completed_by_another_replica_is_not_completed_twice(
+    env, faces, consent, staff, clock
+) -> None:
+    other = env.open()
+    erasures = []
+
+    def other_replica_finishes(point: str) -> None:
+        if point == "erase.after_destroy" and not erasures:
+            # Meanwhile another replica erases too (or restarts and recovers it).
+            erasures.append(other.erase("alice", reason="second request", actor=staff))
+            clock.advance(minutes=1)
+
+    vault = env.open(fault=other_replica_finishes)
+    vault.enroll([faces.photo("alice")], consent(), actor=staff, customer_id="alice")
+    mine = vault.erase("alice", reason="customer request", actor=staff)
+    theirs = erasures[0]
+    assert theirs.already_erased is False and theirs.reason == "customer request"
+
+    assert _actions(vault, "alice") == ["enrol", "erase.begin", "erase.complete"]
+    assert vault.show("alice").erased_at == theirs.erased_at
+    assert mine.erased_at == theirs.erased_at

@@ -16,14 +16,18 @@ def _sealed(env, customer_id: str) -> list[tuple[str, bytes]]:
     return [
         (tid, bytes(blob))
         for tid, blob in env.sql(
-            "SELECT template_id, sealed FROM templates WHERE customer_id = ? ORDER BY template_id",
-            [customer_id],
+            "SELECT template_id, sealed FROM templates WHERE customer_id = :customer_id "
+            "ORDER BY template_id",
+            {"customer_id": customer_id},
         )
     ]
 
 
 def _set_sealed(env, template_id: str, blob: bytes) -> None:
-    env.sql("UPDATE templates SET sealed = ? WHERE template_id = ?", [blob, template_id])
+    env.sql(
+        "UPDATE templates SET sealed = :blob WHERE template_id = :template_id",
+        {"blob": blob, "template_id": template_id},
+    )
 
 
 def _swap_between_customers(env) -> set[str]:
