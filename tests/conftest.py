@@ -105,8 +105,9 @@ def new_db_urls(pg_admin: Any) -> Iterator[Callable[[Path], DbUrls]]:
         from sqlalchemy import text
 
         with pg_admin.connect() as conn:
-            for schema in made:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            for start in range(0, len(made), 100):
+                names = ", ".join(f'"{schema}"' for schema in made[start : start + 100])
+                conn.execute(text(f"DROP SCHEMA IF EXISTS {names} CASCADE"))
 
 
 @pytest.fixture
