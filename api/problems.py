@@ -38,6 +38,7 @@ STATUS_OF_CODE = {
     "consent_not_found": 404,
     "key_not_found": 404,
     "customer_exists": 409,
+    "enrolment_interrupted": 409,
     "customer_erased": 410,
     "key_destroyed": 410,
     "method_not_allowed": 405,

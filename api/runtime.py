@@ -17,7 +17,7 @@ from api.settings import Settings
 from enroll import MODEL_NAME, MODEL_VERSION, Embedder, FaceEmbedder, ImageLimits
 from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
 from keys.signing import AuditSigner
-from vault import Vault
+from vault import SYSTEM, Vault
 from vault.receipts import ReceiptPolicy
 
 log = logging.getLogger("facekeep.runtime")
@@ -170,7 +170,7 @@ def open_runtime(
         )
     if start:
         if len(kek.epochs()) > 1:
-            # A rotation was interrupted: finish re-wrapping and destroy the old epochs.
-            keys.finish_rotation()
+            # A rotation was interrupted: finish re-wrapping, destroy the old epochs, log it.
+            vault.rotate_kek(actor=SYSTEM, resume=True)
         vault.start()
     return Runtime(settings, keys, vault, embedder or make_embedder(settings))

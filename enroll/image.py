@@ -253,6 +253,12 @@ def _orientation(img: Image.Image) -> int | None:
     return value if isinstance(value, int) and 1 <= value <= 8 else None
 
 
+# A hostile EXIF block makes Pillow warn once per bad tag (thousands of raw lines on
+# stderr, outside the JSON logs); unreadable EXIF is already handled as "no rotation".
+# Set once at import: changing filters per call would not be thread-safe.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+
+
 def _exif_transpose(img: Image.Image) -> Image.Image:
     try:
         transposed = ImageOps.exif_transpose(img)

@@ -389,6 +389,24 @@ class KeyStore:
         assert record is not None
         return Destruction(record=record, already_destroyed=already)
 
+    def discard_unused(self, customer_id: str) -> str | None:
+        """Remove an active key that never sealed anything (an enrolment that crashed before
+        its customer existed), so the id can enrol afresh. Returns the key id removed."""
+        self.forget(customer_id)
+        with writing(self.engine) as conn:
+            row = conn.execute(
+                select(data_keys)
+                .where(data_keys.c.customer_id == customer_id)
+                .where(data_keys.c.state == ACTIVE)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            conn.execute(delete(wrapped_keys).where(wrapped_keys.c.key_id == row.key_id))
+            conn.execute(delete(data_keys).where(data_keys.c.key_id == row.key_id))
+        checkpoint_truncate(self.engine)
+        return str(row.key_id)
+
     # -- rotating ------------------------------------------------------------------------
 
     def rotate(self) -> Rotation:

@@ -7,6 +7,7 @@ VaultError
  +-- CustomerExists        enrolment of an id that is already enrolled
  +-- CustomerErased        the customer was erased; their id is never reused
  +-- ConsentNotFound       no such consent, or not this customer's
+ +-- EnrolmentInterrupted  a recovering replica discarded this enrolment's key; retry
 """
 
 from __future__ import annotations
@@ -73,3 +74,13 @@ class ConsentNotFound(VaultError):
     """No such consent for this customer."""
 
     code = "consent_not_found"
+
+
+class EnrolmentInterrupted(VaultError):
+    """A restarting replica treated this in-flight enrolment as crashed; nothing was stored."""
+
+    code = "enrolment_interrupted"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"the enrolment of {customer_id!r} was interrupted; try again")
+        self.customer_id = customer_id

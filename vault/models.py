@@ -127,3 +127,13 @@ api_keys = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
 )
+
+# An enrolment in progress: written before the customer's data key is made (the key store is
+# another database), removed in the transaction that creates the customer. One left behind
+# by a crash tells recovery which unused key to discard.
+enrolment_intents = Table(
+    "enrolment_intents",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)

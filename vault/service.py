@@ -11,28 +11,60 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Engine, delete, exists, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from keys import DecryptionFailed, KeyDestroyed, KeyNotFound, KeyStore, Rotation
-from keys.db import checkpoint_truncate, make_engine, writing
+from keys.db import checkpoint_truncate, insert_ignore, make_engine, writing
 from keys.signing import AuditSigner
 from vault import receipts as receipt_log
 from vault.audit import SYSTEM, Actor, append_event
 from vault.auditlog import AuditLog
+from vault.auditqueue import REFUSED, AuditQueue, Claim
 from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
-from vault.errors import CustomerErased, CustomerExists, CustomerNotFound, InvalidRequest
-from vault.index import Grant, Hit, MatchIndex
-from vault.models import audit_events, consent_purposes, consents, customers, metadata, templates
+from vault.errors import (
+    CustomerErased,
+    CustomerExists,
+    CustomerNotFound,
+    EnrolmentInterrupted,
+    InvalidRequest,
+)
+from vault.index import Batch, Grant, Hit, MatchIndex
+from vault.models import (
+    audit_events,
+    consent_purposes,
+    consents,
+    customers,
+    enrolment_intents,
+    metadata,
+    templates,
+)
 from vault.receipts import ReceiptPolicy, SignedReceipt
-from vault.templates import check_embedding, check_embeddings, open_template, seal_template
+from vault.templates import (
+    check_embedding,
+    check_embeddings,
+    open_template,
+    seal_template,
+    template_context,
+)
 
 Clock = Callable[[], datetime]
 FaultHook = Callable[[str], None]
@@ -41,6 +73,8 @@ ACTIVE, ERASING, ERASED = "active", "erasing", "erased"
 CHANNEL = "facekeep_changes"  # PostgreSQL NOTIFY channel: a customer's state changed
 # Events that change nothing another replica's index depends on.
 PASSIVE_ACTIONS = frozenset({"match", "receipt.consent", "receipt.destruction"})
+LOAD_CHUNK = 4_000  # customers decrypted per step of a cold start
+_AUDIT_QUEUE_LOCK = threading.Lock()
 
 
 def _utcnow() -> datetime:
@@ -241,6 +275,13 @@ class Vault:
         customer_id = check_id(customer_id, "customer") if customer_id else _new_id("c")
         with self._lock:
             self._refuse_existing(customer_id)
+            with writing(self.engine) as conn:
+                insert_ignore(
+                    conn,
+                    enrolment_intents,
+                    {"customer_id": customer_id, "created_at": self._clock()},
+                    ["customer_id"],
+                )
             try:
                 record = self.keys.ensure_key(customer_id)
             except KeyDestroyed:
@@ -255,6 +296,22 @@ class Vault:
             consent_id = _new_id("cs")
             try:
                 with writing(self.engine) as conn:
+                    fenced = conn.execute(
+                        delete(enrolment_intents).where(
+                            enrolment_intents.c.customer_id == customer_id
+                        )
+                    ).rowcount
+                    if fenced != 1:
+                        taken = conn.execute(
+                            select(customers.c.customer_id).where(
+                                customers.c.customer_id == customer_id
+                            )
+                        ).first()
+                        if taken is not None:
+                            raise CustomerExists(customer_id)  # a concurrent enrolment won
+                        # A restarting replica took this enrolment for a crashed one and
+                        # discarded its key: refuse rather than store what cannot be opened.
+                        raise EnrolmentInterrupted(customer_id)
                     conn.execute(
                         customers.insert().values(
                             customer_id=customer_id,
@@ -391,32 +448,91 @@ class Vault:
         hit = self.index.search(
             vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
         )
+        if not audit:
+            for _ in range(3):
+                if hit is None or not self.authoritative or self._still_allowed(hit, purpose, now):
+                    return hit
+                hit = self._look_again(hit, vector, purpose, venue, now)
+            return None
+        # The event is group-committed with concurrent matches, and a reported match is
+        # first confirmed against the database (the authority every replica shares) in the
+        # same transaction; the call returns once the event is durable. A match event is
+        # passive (other replicas ignore it), so no NOTIFY is sent for it.
         for _ in range(3):
-            if hit is None or not self.authoritative or self._still_allowed(hit, purpose, now):
+            if hit is None:
                 break
-            # Another process revoked or erased since our index learnt of it: catch up.
-            with self._lock:
-                self._index_customer(hit.customer_id)
-            hit = self.index.search(
-                vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
+            claim = Claim(hit.customer_id, hit.consent_id, purpose, now)
+            seq = self._match_audit().append(
+                claim if self.authoritative else None,
+                **self._match_event(hit, purpose, venue, now, actor),
             )
-        else:
-            hit = None
-        if audit:
-            details: dict[str, Any] = {"purpose": purpose, "venue": venue}
-            if hit is not None:
-                details |= {"consent": hit.consent_id, "distance": round(hit.distance, 4)}
-            with writing(self.engine) as conn:
-                self._append(
-                    conn,
-                    ts=now,
-                    actor=actor,
-                    action="match",
-                    outcome="match" if hit else "no_match",
-                    customer_id=hit.customer_id if hit else None,
-                    details=details,
+            if seq != REFUSED:
+                return hit
+            # Another process revoked or erased since our index learnt of it: catch up.
+            hit = self._look_again(hit, vector, purpose, venue, now)
+        self._match_audit().append(**self._match_event(None, purpose, venue, now, actor))
+        return None
+
+    def _look_again(
+        self, hit: Hit, vector: npt.NDArray[np.float32], purpose: str, venue: str, now: datetime
+    ) -> Hit | None:
+        with self._lock:
+            self._index_customer(hit.customer_id)
+        return self.index.search(
+            vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
+        )
+
+    def _match_event(
+        self, hit: Hit | None, purpose: str, venue: str, now: datetime, actor: Actor
+    ) -> dict[str, Any]:
+        details: dict[str, Any] = {"purpose": purpose, "venue": venue}
+        if hit is not None:
+            details |= {"consent": hit.consent_id, "distance": round(hit.distance, 4)}
+        return {
+            "ts": now,
+            "actor": actor,
+            "action": "match",
+            "outcome": "match" if hit else "no_match",
+            "customer_id": hit.customer_id if hit else None,
+            "details": details,
+        }
+
+    def _match_audit(self) -> AuditQueue:
+        queue: AuditQueue | None = self.__dict__.get("_audit_queue")
+        if queue is None:
+            with _AUDIT_QUEUE_LOCK:
+                queue = self.__dict__.get("_audit_queue")
+                if queue is None:
+                    queue = AuditQueue(self.engine, confirm=self._confirm_claims)
+                    self.__dict__["_audit_queue"] = queue
+        return queue
+
+    def _confirm_claims(self, conn: Connection, claims: Sequence[Claim]) -> list[bool]:
+        """For each claim, whether its consent still allows the purpose for that customer
+        at the claim's time: :meth:`_still_allowed` for a whole batch, in one query."""
+        rows = conn.execute(
+            select(
+                consent_purposes.c.consent_id,
+                consent_purposes.c.purpose,
+                consents.c.customer_id,
+                consents.c.expires_at,
+            )
+            .select_from(
+                consent_purposes.join(consents).join(
+                    customers, customers.c.customer_id == consents.c.customer_id
                 )
-        return hit
+            )
+            .where(consent_purposes.c.consent_id.in_(sorted({c.consent_id for c in claims})))
+            .where(consent_purposes.c.revoked_at.is_(None))
+            .where(customers.c.status == ACTIVE)
+        ).all()
+        live = {(r.consent_id, r.purpose, r.customer_id): r.expires_at for r in rows}
+        out = []
+        for claim in claims:
+            key = (claim.consent_id, claim.purpose, claim.customer_id)
+            expires = live.get(key)
+            out.append(key in live and (expires is None or claim.at < expires))
+        return out
 
     def _still_allowed(self, hit: Hit, purpose: str, now: datetime) -> bool:
         """Ask the database (the authority shared by every replica) whether the consent
@@ -498,7 +614,9 @@ class Vault:
             now = self._clock()
             with writing(self.engine) as conn:
                 row = conn.execute(
-                    select(customers).where(customers.c.customer_id == customer_id)
+                    select(customers)
+                    .where(customers.c.customer_id == customer_id)
+                    .with_for_update()
                 ).first()
                 if row is None:
                     raise CustomerNotFound(customer_id)
@@ -535,8 +653,11 @@ class Vault:
         now = self._clock()
         with writing(self.engine) as conn:
             row = conn.execute(
-                select(customers).where(customers.c.customer_id == customer_id)
+                select(customers).where(customers.c.customer_id == customer_id).with_for_update()
             ).one()
+            if row.status == ERASED:
+                # Another replica (or a recovery) completed this erase meanwhile.
+                return self._erasure_of(row, already=True)
             conn.execute(
                 update(customers)
                 .where(customers.c.customer_id == customer_id)
@@ -593,8 +714,40 @@ class Vault:
             receipt=destruction[-1] if destruction else None,
         )
 
+    def _abandon_enrolments(self) -> None:
+        """Discard the data keys of enrolments a crash interrupted before their customer
+        existed (nothing was ever stored under them), with an audit event each."""
+        with self.engine.connect() as conn:
+            pending = (
+                conn.execute(
+                    select(enrolment_intents.c.customer_id).where(
+                        ~exists().where(customers.c.customer_id == enrolment_intents.c.customer_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for customer_id in pending:
+            record = self.keys.record(customer_id)
+            with writing(self.engine) as conn:
+                gone = conn.execute(
+                    delete(enrolment_intents).where(enrolment_intents.c.customer_id == customer_id)
+                ).rowcount
+                if gone != 1:
+                    continue  # it completed or was handled meanwhile
+                self._append(
+                    conn,
+                    ts=self._clock(),
+                    actor=SYSTEM,
+                    action="enrol.abandoned",
+                    customer_id=customer_id,
+                    details={"key_id": record.key_id if record else None},
+                )
+            self.keys.discard_unused(customer_id)
+
     def recover(self) -> list[Erasure]:
-        """Complete every erase that a crash left half done."""
+        """Discard keys of interrupted enrolments; complete every interrupted erase."""
+        self._abandon_enrolments()
         with self.engine.connect() as conn:
             pending = (
                 conn.execute(select(customers.c.customer_id).where(customers.c.status == ERASING))
@@ -611,11 +764,15 @@ class Vault:
 
     # -- key rotation ----------------------------------------------------------------------
 
-    def rotate_kek(self, *, actor: Actor) -> Rotation:
-        """Rotate the KEK: re-wrap live data keys, destroy old epochs, record it in the log."""
+    def rotate_kek(self, *, actor: Actor, resume: bool = False) -> Rotation:
+        """Rotate the KEK: re-wrap live data keys, destroy old epochs, record it in the log.
+
+        ``resume`` finishes a rotation a crash interrupted (several epochs exist) instead
+        of starting a new one; it is logged the same way, marked as resumed.
+        """
         with self._lock:
             before = self.keys.kek.epochs()
-            rotation = self.keys.rotate()
+            rotation = self.keys.finish_rotation() if resume else self.keys.rotate()
             now = self._clock()
             with writing(self.engine) as conn:
                 self._append(
@@ -629,6 +786,7 @@ class Vault:
                         "new_epoch": rotation.new_epoch,
                         "destroyed_epochs": rotation.destroyed_epochs,
                         "rewrapped": rotation.rewrapped,
+                        "resumed": resume,
                     },
                 )
         if self.audit is not None:
@@ -652,7 +810,12 @@ class Vault:
                 for consent in self._consents(conn, customer_id):
                     revoked = [p.revoked_at for p in consent.purposes]
                     if all(r is not None for r in revoked):
-                        ends.append(max(r for r in revoked if r is not None))
+                        # Fully withdrawn: it ended at the last withdrawal, or at its expiry
+                        # if that came first.
+                        end = max(r for r in revoked if r is not None)
+                        if consent.expires_at is not None:
+                            end = min(end, consent.expires_at)
+                        ends.append(end)
                     else:
                         ends.append(consent.expires_at)
                 if ends and all(e is not None for e in ends):
@@ -728,20 +891,127 @@ class Vault:
     # -- index maintenance ---------------------------------------------------------------
 
     def load_index(self) -> int:
-        """Rebuild the match index from the encrypted templates of consenting customers."""
+        """Rebuild the match index from the encrypted templates of consenting customers.
+
+        Built for a cold start with a million customers. Active customers are read a few
+        thousand at a time (their consents and templates by id range), their data keys
+        unwrapped under the KEK and their templates decrypted (each under the customer's
+        own key) on this thread, while the index builds its approximate search structure
+        on another. A customer whose key is gone or
+        whose stored template does not decrypt stays out; everyone else is served.
+        """
+        now = self._clock()
         with self.engine.connect() as conn:
-            ids = (
-                conn.execute(
-                    select(customers.c.customer_id)
-                    .where(customers.c.status == ACTIVE)
-                    .where(exists().where(templates.c.customer_id == customers.c.customer_id))
-                )
-                .scalars()
-                .all()
-            )
-        for customer_id in ids:
-            self._index_customer(customer_id)
+            expected = conn.execute(
+                select(func.count())
+                .select_from(templates.join(customers))
+                .where(customers.c.status == ACTIVE)
+            ).scalar_one()
+        consenting: set[str] = set()
+        self.index.bulk_load(self._opened_batches(now, consenting), expected=int(expected))
+        for customer_id in self.index.customer_ids():
+            if customer_id not in consenting:
+                self.index.remove(customer_id)
         return len(self.index)
+
+    def _load_pages(self) -> Iterator[tuple[list[str], Sequence[Any], Sequence[Any]]]:
+        """(active customer ids, their template rows, their live consent rows), page by
+        page in id order; ranges of ids, not IN (...) lists, keep the queries cheap."""
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                ids = list(
+                    conn.execute(
+                        select(customers.c.customer_id)
+                        .where(customers.c.status == ACTIVE)
+                        .where(customers.c.customer_id > after)
+                        .order_by(customers.c.customer_id)
+                        .limit(LOAD_CHUNK)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not ids:
+                    return
+                in_range = (ids[0], ids[-1])
+                template_rows = conn.execute(
+                    select(
+                        templates.c.customer_id, templates.c.template_id, templates.c.sealed
+                    ).where(templates.c.customer_id.between(*in_range))
+                ).all()
+                consent_rows = conn.execute(
+                    select(
+                        consents.c.customer_id,
+                        consents.c.consent_id,
+                        consents.c.venues,
+                        consents.c.expires_at,
+                        consent_purposes.c.purpose,
+                        # Only compared with the same customer's other consents (rarely
+                        # needed): as stored it orders like the time, so it is not parsed.
+                        type_coerce(consents.c.granted_at, String),
+                    )
+                    .select_from(consents.join(consent_purposes))
+                    .where(consents.c.customer_id.between(*in_range))
+                    .where(consent_purposes.c.revoked_at.is_(None))
+                ).all()
+            yield ids, template_rows, consent_rows
+            after = ids[-1]
+
+    def _opened_batches(self, now: datetime, consenting: set[str]) -> Iterator[Batch]:
+        """Decrypted templates of the active customers with a live grant, page by page;
+        adds every customer with a live grant to ``consenting``."""
+        venue_sets: dict[str, frozenset[str]] = {}  # a chain shares a few venue lists
+        for ids, template_rows, consent_rows in self._load_pages():
+            members = set(ids)
+            grants: dict[str, list[tuple[Any, Grant]]] = {}
+            for customer_id, consent_id, venues, expires_at, purpose, granted in consent_rows:
+                if customer_id not in members:
+                    continue
+                if expires_at is not None and now >= expires_at:
+                    continue
+                venue_set = venue_sets.get(venues)
+                if venue_set is None:
+                    venue_set = venue_sets[venues] = frozenset(json.loads(venues))
+                grant = (granted, Grant(consent_id, purpose, venue_set, expires_at))
+                listed = grants.get(customer_id)
+                if listed is None:
+                    grants[customer_id] = [grant]
+                else:
+                    listed.append(grant)
+            consenting.update(grants)
+            sealed: dict[str, list[tuple[str, bytes]]] = {}
+            for customer_id, template_id, blob in template_rows:
+                if customer_id in grants:
+                    listed_blobs = sealed.get(customer_id)
+                    if listed_blobs is None:
+                        sealed[customer_id] = [(template_id, blob)]
+                    else:
+                        listed_blobs.append((template_id, blob))
+            batch = Batch([], [], np.empty((0, 128), np.float32), [])
+            plain: list[bytes] = []
+            with self.keys.data_keys_for(list(sealed)) as keys:
+                for customer_id, stored in sealed.items():
+                    key = keys.get(customer_id)
+                    try:
+                        if key is None:  # erased meanwhile, or the wrapped key is damaged
+                            raise DecryptionFailed()
+                        opened = [
+                            key.open(blob, template_context(customer_id, tid, self.model_version))
+                            for tid, blob in stored
+                        ]
+                    except DecryptionFailed:
+                        self.index.remove(customer_id)
+                        continue
+                    opened = [p for p in opened if len(p) == 4 * 128]
+                    if opened:
+                        batch.customer_ids.append(customer_id)
+                        batch.counts.append(len(opened))
+                        batch.grants.append(_ordered(grants[customer_id]))
+                        plain += opened
+            if plain:
+                flat = np.frombuffer(b"".join(plain), dtype="<f4").astype(np.float32)
+                batch.vectors = flat.reshape(-1, 128)
+                yield batch
 
     def _grants(self, conn: Connection, customer_id: str) -> tuple[Grant, ...]:
         now = self._clock()
@@ -792,7 +1062,11 @@ class Vault:
             raise CustomerExists(customer_id)
 
     def _active_customer(self, conn: Connection, customer_id: str) -> Any:
-        row = conn.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
+        # FOR UPDATE: a change racing an erase on another replica waits for it, then sees
+        # the customer erased (SQLite serialises writers anyway).
+        row = conn.execute(
+            select(customers).where(customers.c.customer_id == customer_id).with_for_update()
+        ).first()
         if row is None:
             raise CustomerNotFound(customer_id)
         if row.status != ACTIVE:
@@ -889,6 +1163,14 @@ class Vault:
             )
             for r in rows
         )
+
+
+def _ordered(grants: list[tuple[Any, Grant]]) -> tuple[Grant, ...]:
+    """Grants as :meth:`Vault._grants` orders them: consents by grant time then id,
+    purposes by name (each item is (granted_at, grant))."""
+    if len(grants) > 1:
+        grants = sorted(grants, key=lambda g: (g[0], g[1].consent_id, g[1].purpose))
+    return tuple(g for _, g in grants)
 
 
 def _new_id(prefix: str) -> str:

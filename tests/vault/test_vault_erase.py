@@ -236,20 +236,21 @@ def test_crash_after_key_creation_leaves_no_half_customer(
     assert env.count("audit_events") == events_before
     assert _match(vault, faces.photo("alice"), staff) is None
     orphan_key = vault.keys.record("alice")
-    assert orphan_key is not None and orphan_key.state == "active"  # harmless leftover
+    assert orphan_key is not None and orphan_key.state == "active"  # until recovery
     env.close(vault)
 
-    restarted = env.open()
+    restarted = env.open()  # recovery discards the unused key, with an audit event
+    assert restarted.keys.record("alice") is None
     with pytest.raises(CustomerNotFound):
         restarted.show("alice")
     assert _match(restarted, faces.photo("alice"), staff) is None
     enrolment = restarted.enroll(
         [faces.photo("alice")], consent(), actor=staff, customer_id="alice"
     )
-    assert enrolment.key_id == orphan_key.key_id  # the leftover key is simply reused
+    assert enrolment.key_id != orphan_key.key_id  # a fresh key for the new enrolment
     assert _match(restarted, faces.photo("alice"), staff).customer_id == "alice"
     assert _match(restarted, faces.photo("bob"), staff).customer_id == "bob"
-    assert _actions(restarted, "alice")[0] == "enrol"
+    assert _actions(restarted, "alice")[:2] == ["enrol.abandoned", "enrol"]
     assert env.count("customers") == 2
 
 

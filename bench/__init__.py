@@ -1,0 +1,1 @@
+"""Benchmarks of facekeep: ``python -m bench`` (see README, Performance)."""

@@ -1,0 +1,202 @@
+"""Group commit of match events: many requests, one durable transaction.
+
+Every match writes one audit event, and a request must not answer before its event is
+durable. Written one transaction each, concurrent matches queue for the database's write
+lock and pay one fsync apiece. Here a writer thread takes every event queued so far and,
+in one write transaction:
+
+1. confirms against the database, for the events that report a match, that the consent
+   behind the match is still active (the rule that no match is reported before the
+   database confirms the consent; done inside the write transaction, a revocation can
+   no longer commit between the check and the event);
+2. appends the confirmed events (and the no-match ones) to the audit log, each with its
+   own sequence number, exactly as :func:`vault.audit.append_event` writes one;
+3. commits once, and only then wakes each waiting request with its sequence number, or
+   with "refused" for a match whose consent is gone (nothing is written for it; the
+   caller looks again).
+
+An idle queue costs nothing: the first event of a quiet period is written at once, and
+the thread ends after a few idle seconds (it starts again with the next event).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from keys.db import serialise_writers
+from vault.audit import AUDIT_LOCK, Actor, canonical_json
+from vault.merkle import leaf_hash
+from vault.models import audit_events
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a reported match rests on: this consent's purpose, for this customer, at
+    this time."""
+
+    customer_id: str
+    consent_id: str
+    purpose: str
+    at: datetime
+
+
+#: ``confirm(conn, claims)`` -> for each claim, whether the database still allows it.
+Confirm = Callable[[Connection, Sequence[Claim]], Sequence[bool]]
+
+REFUSED = -1
+
+
+class _Pending:
+    __slots__ = ("claim", "done", "error", "event", "seq")
+
+    def __init__(self, event: dict[str, Any], claim: Claim | None) -> None:
+        self.event = event
+        self.claim = claim
+        self.done = threading.Event()
+        self.seq = REFUSED
+        self.error: BaseException | None = None
+
+
+def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[int]:
+    """Append events inside the caller's transaction, with consecutive sequence numbers;
+    each row is what :func:`vault.audit.append_event` would write for it."""
+    if not events:
+        return []
+    serialise_writers(conn, AUDIT_LOCK)
+    last = conn.execute(select(func.coalesce(func.max(audit_events.c.seq), -1))).scalar_one()
+    rows = []
+    seqs = []
+    for offset, event in enumerate(events, start=1):
+        seq = int(last) + offset
+        ts: datetime = event["ts"]
+        actor: Actor = event["actor"]
+        body = {
+            "v": 1,
+            "seq": seq,
+            "ts": ts.isoformat(),
+            "actor": {"role": actor.role, "id": actor.id},
+            "action": event["action"],
+            "outcome": event.get("outcome", "ok"),
+            "customer": event.get("customer_id"),
+            "details": event.get("details") or {},
+        }
+        leaf = canonical_json(body)
+        rows.append(
+            {
+                "seq": seq,
+                "leaf": leaf,
+                "leaf_hash": leaf_hash(leaf.encode("utf-8")),
+                "ts": ts,
+                "action": event["action"],
+                "customer_id": event.get("customer_id"),
+            }
+        )
+        seqs.append(seq)
+    conn.execute(audit_events.insert(), rows)
+    return seqs
+
+
+class AuditQueue:
+    """Appends audit events in group-committed transactions; :meth:`append` returns once
+    the event is committed."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        confirm: Confirm | None = None,
+        max_batch: int = 256,
+        idle_seconds: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.confirm = confirm
+        self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: list[_Pending] = []
+        self._running = False
+        self.batches = 0  # transactions committed (for tests and benchmarks)
+        self.events = 0
+
+    def append(self, claim: Claim | None = None, **event: Any) -> int:
+        """Queue an event (the keyword arguments of ``append_event`` without ``conn``) and
+        wait until it is durable; returns its sequence number, or :data:`REFUSED` (and
+        writes nothing) if ``claim`` is given and the database no longer allows it.
+        Raises what writing it raised."""
+        item = _Pending(event, claim)
+        with self._cond:
+            self._queue.append(item)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="facekeep-audit", daemon=True).start()
+            self._cond.notify()
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        return item.seq
+
+    def _run(self) -> None:
+        batch: list[_Pending] = []
+        # The writer keeps one connection while it runs (no pool traffic per batch); every
+        # transaction on it begins as a write transaction, like ``keys.db.writing``.
+        conn = self.engine.connect()
+        conn.execution_options(facekeep_write=True)
+        try:
+            while True:
+                with self._cond:
+                    while not self._queue:
+                        if not self._cond.wait(self.idle_seconds) and not self._queue:
+                            self._running = False
+                            return
+                    batch = self._queue[: self.max_batch]
+                    del self._queue[: self.max_batch]
+                conn = self._write(conn, batch)
+                batch = []
+        except BaseException as exc:  # never leave a request waiting forever
+            with self._cond:
+                stranded, self._queue = batch + self._queue, []
+                self._running = False
+            for item in stranded:
+                item.error = exc
+                item.done.set()
+            raise
+        finally:
+            conn.close()
+
+    def _write(self, conn: Connection, batch: list[_Pending]) -> Connection:
+        """Write one batch; returns the connection to use next (a new one after an
+        error)."""
+        try:
+            with conn.begin():
+                claimed = [item for item in batch if item.claim is not None]
+                claims = [item.claim for item in claimed if item.claim is not None]
+                allowed: Sequence[bool] = [True] * len(claims)
+                if claims and self.confirm is not None:
+                    allowed = self.confirm(conn, claims)
+                refused = {id(item) for item, ok in zip(claimed, allowed, strict=True) if not ok}
+                written = [item for item in batch if id(item) not in refused]
+                seqs = append_events(conn, [item.event for item in written])
+        except Exception as exc:
+            conn.close()
+            conn = self.engine.connect()
+            conn.execution_options(facekeep_write=True)
+            if len(batch) == 1:
+                batch[0].error = exc
+                batch[0].done.set()
+                return conn
+            for item in batch:  # one bad event must not fail its neighbours
+                conn = self._write(conn, [item])
+            return conn
+        self.batches += 1
+        self.events += len(written)
+        for item, seq in zip(written, seqs, strict=True):
+            item.seq = seq
+        for item in batch:
+            item.done.set()
+        return conn
