@@ -217,14 +217,20 @@ def ensure_datadir(cache: Path, synth: Synth, n: int, say: Callable[[str], None]
     folder = cache / f"vault-{tag}-{n}"
     if (folder / "READY").exists():
         return folder
-    building = folder.with_name(folder.name + ".building")
+    # Built aside under a name of this process, then renamed into place: two runs at once
+    # never see each other's half-built directory.
+    building = folder.with_name(f"{folder.name}.building-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
     say(f"generating {n:,} encrypted synthetic customers into {folder} (cached for next runs)")
     started = time.perf_counter()
-    _build(building, synth, n, say)
-    (building / "READY").write_text(f"{n}\n")
-    shutil.rmtree(folder, ignore_errors=True)
-    building.rename(folder)
+    try:
+        _build(building, synth, n, say)
+        (building / "READY").write_text(f"{n}\n")
+        if not (folder / "READY").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            building.rename(folder)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     say(f"  generated in {time.perf_counter() - started:.0f} s")
     return folder
 

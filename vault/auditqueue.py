@@ -51,6 +51,11 @@ Confirm = Callable[[Connection, Sequence[Claim]], Sequence[bool]]
 
 REFUSED = -1
 
+# Built once: SQLAlchemy then reuses their cache keys and compiled forms (a write batch is
+# a few statements, and their overhead is most of its cost).
+_LAST_SEQ = select(func.coalesce(func.max(audit_events.c.seq), -1))
+_INSERT = audit_events.insert()
+
 
 class _Pending:
     __slots__ = ("claim", "done", "error", "event", "seq")
@@ -69,7 +74,7 @@ def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[in
     if not events:
         return []
     serialise_writers(conn, AUDIT_LOCK)
-    last = conn.execute(select(func.coalesce(func.max(audit_events.c.seq), -1))).scalar_one()
+    last = conn.execute(_LAST_SEQ).scalar_one()
     rows = []
     seqs = []
     for offset, event in enumerate(events, start=1):
@@ -98,7 +103,7 @@ def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[in
             }
         )
         seqs.append(seq)
-    conn.execute(audit_events.insert(), rows)
+    conn.execute(_INSERT, rows)
     return seqs
 
 

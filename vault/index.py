@@ -13,7 +13,8 @@ rows, which are re-ranked with exact float32 distances from the matrix. The appr
 index only ever *proposes* rows: a removed row is refused by the matrix even before
 FAISS forgets it, and if every nearby candidate is ineligible (purpose, venue, expiry)
 the search falls back to an exact scan, so ANN can only cost recall, never a wrong
-answer. The approximate index adds about 50 bytes per template to the 512 of the matrix.
+answer. The approximate index adds about 25 bytes per template to the 520 of the matrix
+(vector, squared norm, owner).
 
 Building the approximate index (k-means training, then encoding every row) runs on a
 background thread: while it runs, searches stay exact, enrolments and removals are
@@ -616,8 +617,8 @@ class MatchIndex:
             if self._live == 0:
                 return None
             if proposed is not None:
-                rows = np.unique(proposed[proposed >= 0])
-                rows = rows[rows < self._top]
+                # (A row proposed twice, by a stale code, is skipped by _best's slot check.)
+                rows = proposed[(proposed >= 0) & (proposed < self._top)]
                 rows = rows[self._owner[rows] >= 0]
                 if rows.size:
                     diff = self._vectors[rows] - q

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
+    bindparam,
     delete,
     exists,
     func,
@@ -75,6 +76,23 @@ CHANNEL = "facekeep_changes"  # PostgreSQL NOTIFY channel: a customer's state ch
 PASSIVE_ACTIONS = frozenset({"match", "receipt.consent", "receipt.destruction"})
 LOAD_CHUNK = 4_000  # customers decrypted per step of a cold start
 _AUDIT_QUEUE_LOCK = threading.Lock()
+# Which claimed consents are live (built once, so SQLAlchemy reuses its compiled form).
+_CONFIRM = (
+    select(
+        consent_purposes.c.consent_id,
+        consent_purposes.c.purpose,
+        consents.c.customer_id,
+        consents.c.expires_at,
+    )
+    .select_from(
+        consent_purposes.join(consents).join(
+            customers, customers.c.customer_id == consents.c.customer_id
+        )
+    )
+    .where(consent_purposes.c.consent_id.in_(bindparam("consent_ids", expanding=True)))
+    .where(consent_purposes.c.revoked_at.is_(None))
+    .where(customers.c.status == ACTIVE)
+)
 
 
 def _utcnow() -> datetime:
@@ -510,22 +528,8 @@ class Vault:
     def _confirm_claims(self, conn: Connection, claims: Sequence[Claim]) -> list[bool]:
         """For each claim, whether its consent still allows the purpose for that customer
         at the claim's time: :meth:`_still_allowed` for a whole batch, in one query."""
-        rows = conn.execute(
-            select(
-                consent_purposes.c.consent_id,
-                consent_purposes.c.purpose,
-                consents.c.customer_id,
-                consents.c.expires_at,
-            )
-            .select_from(
-                consent_purposes.join(consents).join(
-                    customers, customers.c.customer_id == consents.c.customer_id
-                )
-            )
-            .where(consent_purposes.c.consent_id.in_(sorted({c.consent_id for c in claims})))
-            .where(consent_purposes.c.revoked_at.is_(None))
-            .where(customers.c.status == ACTIVE)
-        ).all()
+        ids = sorted({c.consent_id for c in claims})
+        rows = conn.execute(_CONFIRM, {"consent_ids": ids}).all()
         live = {(r.consent_id, r.purpose, r.customer_id): r.expires_at for r in rows}
         out = []
         for claim in claims:
