@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 
 from api import problems
+from api.credentials import KeyCache
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.middleware import RequestContext
@@ -57,6 +58,7 @@ def create_app(
         code_limiter=RateLimiter(
             settings.code_failures_per_minute / 60.0, settings.code_failure_burst
         ),
+        keys=KeyCache(runtime.vault.engine, settings.key_cache_seconds),
     )
 
     @asynccontextmanager

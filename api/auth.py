@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from api import credentials
 from api.access import hash_access_code
 from api.problems import Problem
 from api.ratelimit import retry_after
@@ -57,7 +56,7 @@ def authenticate(request: Request) -> Principal:
     """Resolve the bearer token to a principal or answer 401 (429 when guessing codes)."""
     state = app_state(request)
     token = _bearer(request)
-    key = credentials.lookup(state.runtime.vault.engine, token)
+    key = state.keys.lookup(token)
     if key is not None:
         return Principal(role=key.role, id=key.key_id, venue=key.venue, purposes=key.purposes)
     # Only access-code guessing is throttled, so guesses from a venue's shared address

@@ -1,7 +1,10 @@
 """API keys (admin, kiosk, auditor) and venues, stored hashed beside the vault's tables.
 
-Keys are looked up by the SHA-256 of the secret on every request, so a key made offline
-with ``facekeep keys create-*`` works on a running server at once.
+Keys are looked up by the SHA-256 of the secret, so a key made offline with
+``facekeep keys create-*`` works on a running server at once. :class:`KeyCache` keeps
+keys that were found for about a second, so a busy kiosk does not cost a database query
+per request; disabling a key through this process forgets it at once, and every other
+process sharing the database stops accepting it within that second.
 """
 
 from __future__ import annotations
@@ -10,6 +13,9 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,6 +158,55 @@ def lookup(engine: Engine, secret: str) -> ApiKey | None:
     if row.disabled_at is not None:
         return None
     return _key(row)
+
+
+class KeyCache:
+    """Enabled keys found recently, by the digest of their secret, for ``ttl`` seconds.
+
+    Only keys that were found are kept (a new key works at once; an unknown secret always
+    asks the database). ``ttl`` 0 turns the cache off.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        ttl: float,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._found: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, secret: str) -> ApiKey | None:
+        """Like :func:`lookup`, answered from memory while a key's entry is fresh."""
+        if self._ttl <= 0:
+            return lookup(self._engine, secret)
+        digest = hash_secret(secret)
+        now = self._clock()
+        with self._lock:
+            entry = self._found.get(digest)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        key = lookup(self._engine, secret)
+        with self._lock:
+            if key is None:
+                self._found.pop(digest, None)
+            else:
+                if len(self._found) >= self._max:
+                    self._found.clear()
+                self._found[digest] = (key, now + self._ttl)
+        return key
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key (it was just disabled) so its next use asks the database."""
+        with self._lock:
+            for digest in [d for d, (k, _) in self._found.items() if k.key_id == key_id]:
+                del self._found[digest]
 
 
 def list_keys(engine: Engine, role: str | None = None) -> list[ApiKey]:

@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(
         default=3600.0, ge=0, description="How often the server sweeps; 0 = never."
     )
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Keep API keys found for this long (a key disabled on another replica "
+        "stops working within it); 0 = ask the database on every request.",
+    )
     follow_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often to apply other replicas' changes."
     )

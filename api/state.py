@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.credentials import KeyCache
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -23,6 +24,7 @@ class AppState:
     metrics: Metrics
     match_limiter: RateLimiter
     code_limiter: RateLimiter
+    keys: KeyCache
 
 
 def app_state(request: Request) -> AppState:

@@ -98,6 +98,7 @@ def disable_kiosk(kiosk_id: str, request: Request, principal: Principal = Auth) 
     )
     if key is None:
         raise Problem("not_found", f"no kiosk {kiosk_id!r}")
+    st.keys.forget(key.key_id)
     return key.public()
 
 
