@@ -1,4 +1,5 @@
-# facekeep: installs exactly as the README does (scripts/setup-env, pinned requirements.lock).
+# facekeep: installs as the README does (scripts/setup-env), from requirements.prod.lock:
+# the pinned versions of requirements.lock without the test and development tools.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -8,7 +9,7 @@ RUN useradd --create-home --uid 10001 facekeep
 WORKDIR /app
 
 # Build the venv first so code changes do not reinstall dependencies.
-COPY requirements.lock pyproject.toml README.md ./
+COPY requirements.prod.lock pyproject.toml README.md ./
 COPY scripts ./scripts
 COPY bench ./bench
 COPY keys ./keys
@@ -17,7 +18,7 @@ COPY enroll ./enroll
 COPY api ./api
 # The sample faces let `facekeep demo` run inside the container.
 COPY tests/data/faces ./tests/data/faces
-RUN bash scripts/setup-env && chown -R facekeep /app
+RUN SETUP_LOCK=requirements.prod.lock bash scripts/setup-env && chown -R facekeep /app
 
 USER facekeep
 VOLUME ["/data"]

@@ -6,12 +6,14 @@ the OpenAPI document as ``x-roles`` so a test can check every route against ever
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
 
 from api.access import hash_access_code
+from api.credentials import ApiKey
 from api.problems import Problem
 from api.ratelimit import retry_after
 from api.state import app_state
@@ -52,13 +54,29 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def authenticate(request: Request) -> Principal:
-    """Resolve the bearer token to a principal or answer 401 (429 when guessing codes)."""
+async def authenticate(request: Request) -> Principal:
+    """Resolve the bearer token to a principal or answer 401 (429 when guessing codes).
+
+    A key held fresh in memory is answered on the event loop; anything that needs the
+    database is looked up in a worker thread.
+    """
     state = app_state(request)
     token = _bearer(request)
+    key = state.keys.peek(token)
+    if key is not None:
+        return _key_principal(key)
+    return await asyncio.to_thread(_authenticate_in_database, request, token)
+
+
+def _key_principal(key: ApiKey) -> Principal:
+    return Principal(role=key.role, id=key.key_id, venue=key.venue, purposes=key.purposes)
+
+
+def _authenticate_in_database(request: Request, token: str) -> Principal:
+    state = app_state(request)
     key = state.keys.lookup(token)
     if key is not None:
-        return Principal(role=key.role, id=key.key_id, venue=key.venue, purposes=key.purposes)
+        return _key_principal(key)
     # Only access-code guessing is throttled, so guesses from a venue's shared address
     # never lock out that venue's valid kiosk and staff keys.
     client = _client(request)
@@ -83,7 +101,7 @@ def authenticate(request: Request) -> Principal:
 def require(*allowed: str) -> Any:
     """A dependency admitting only the given roles."""
 
-    def dependency(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
         if principal.role not in allowed:
             raise Problem("forbidden", f"this route is not for the {principal.role} role")
         return principal

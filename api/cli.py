@@ -360,6 +360,9 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
     if not settings.data_dir.exists() and settings.database_url is None:
         init_data_dir(settings)
     app = create_app(settings)
+    # Matches hand work between the event loop, a worker thread and the audit writer;
+    # each hand-over waits up to one switch interval while another thread computes.
+    sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

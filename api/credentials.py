@@ -182,16 +182,26 @@ class KeyCache:
         self._found: dict[str, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
 
+    def peek(self, secret: str) -> ApiKey | None:
+        """The key if memory holds a fresh entry for it (never asks the database)."""
+        if self._ttl <= 0:
+            return None
+        digest = hash_secret(secret)
+        with self._lock:
+            entry = self._found.get(digest)
+        if entry is not None and entry[1] > self._clock():
+            return entry[0]
+        return None
+
     def lookup(self, secret: str) -> ApiKey | None:
         """Like :func:`lookup`, answered from memory while a key's entry is fresh."""
         if self._ttl <= 0:
             return lookup(self._engine, secret)
+        found = self.peek(secret)
+        if found is not None:
+            return found
         digest = hash_secret(secret)
         now = self._clock()
-        with self._lock:
-            entry = self._found.get(digest)
-        if entry is not None and entry[1] > now:
-            return entry[0]
         key = lookup(self._engine, secret)
         with self._lock:
             if key is None:

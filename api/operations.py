@@ -57,6 +57,13 @@ def enroll_vectors(
     return EnrolmentResult(enrolment, code)
 
 
+def replace_access_code(runtime: Runtime, customer_id: str, *, actor: Actor) -> str:
+    """Issue a new access code to a customer (the old one stops working); returns it."""
+    code = new_access_code()
+    runtime.vault.replace_access_code(customer_id, hash_access_code(code), actor=actor)
+    return code
+
+
 def replace_images(
     runtime: Runtime, customer_id: str, images: Sequence[bytes], *, actor: Actor
 ) -> tuple[str, ...]:

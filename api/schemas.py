@@ -42,7 +42,8 @@ class RevokeIn(Strict):
 
 class StaffRevokeIn(Strict):
     purpose: Purpose | None = None
-    reason: str = Field(default="withdrawn", min_length=1, max_length=200)
+    # Stored in consent_purposes.revoke_reason, VARCHAR(32).
+    reason: str = Field(default="withdrawn", min_length=1, max_length=32)
 
 
 class ObjectionIn(Strict):

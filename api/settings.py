@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     min_face_size: int = Field(default=48, ge=8)
     max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(default=50_000_000, ge=10_000)
+    switch_interval_ms: float = Field(
+        default=1.0,
+        ge=0.1,
+        le=100,
+        description="How long `serve` lets one Python thread run before another may take "
+        "the interpreter (CPython's default is 5 ms): shorter lets the audit writer's "
+        "commit hand back to waiting kiosk requests sooner.",
+    )
     image_workers: int = Field(
         default=0, ge=0, le=64, description="Image worker processes; 0 = threads in-process."
     )

@@ -8,7 +8,6 @@ The associated data is built from a tuple of strings with length prefixes, so th
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -26,11 +25,12 @@ def encode_context(parts: Sequence[str]) -> bytes:
     """Encode context strings unambiguously as associated data."""
     if not parts:
         raise ValueError("associated data is never optional")
-    out = bytearray()
+    out = []
     for part in parts:
         raw = part.encode("utf-8")
-        out += struct.pack(">I", len(raw)) + raw
-    return bytes(out)
+        out.append(len(raw).to_bytes(4, "big"))
+        out.append(raw)
+    return b"".join(out)
 
 
 def seal(key: bytes | bytearray, plaintext: bytes, context: Sequence[str]) -> bytes:
@@ -44,9 +44,16 @@ def open_sealed(key: bytes | bytearray, sealed: bytes, context: Sequence[str]) -
     """Decrypt a value made by :func:`seal`; any failure raises :class:`DecryptionFailed`."""
     if len(sealed) < 1 + NONCE_BYTES + TAG_BYTES or sealed[0] != FORMAT_V1:
         raise DecryptionFailed()
+    return open_with(AESGCM(key), sealed, context)
+
+
+def open_with(cipher: AESGCM, sealed: bytes, context: Sequence[str]) -> bytes:
+    """:func:`open_sealed` with a cipher object already keyed (one key, many values)."""
+    if len(sealed) < 1 + NONCE_BYTES + TAG_BYTES or sealed[0] != FORMAT_V1:
+        raise DecryptionFailed()
     nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
     try:
-        return AESGCM(key).decrypt(nonce, body, encode_context(context))
+        return cipher.decrypt(nonce, body, encode_context(context))
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed() from exc
 
@@ -58,5 +65,4 @@ def new_key() -> bytearray:
 
 def wipe(buffer: bytearray) -> None:
     """Overwrite a key buffer with zeros (best effort: Python may hold other copies)."""
-    for i in range(len(buffer)):
-        buffer[i] = 0
+    buffer[:] = bytes(len(buffer))  # same length: overwritten in place

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from keys import aead
 from keys.errors import DecryptionFailed, KekError, KekFileInsecure
 
@@ -66,6 +68,9 @@ class LocalKekProvider:
         self._dir = directory
         self._lock = threading.RLock()
         self._keys: dict[int, bytearray] = {}
+        # Keyed ciphers for unwrapping (a cold start unwraps a million data keys under
+        # one KEK); an entry is used only while it was made from the epoch's current key.
+        self._ciphers: dict[int, tuple[bytearray, AESGCM]] = {}
         if fixed is not None:
             if len(fixed) != aead.KEY_BYTES:
                 raise KekError("the KEK must be exactly 32 bytes")
@@ -102,6 +107,7 @@ class LocalKekProvider:
                     on_disk[int(match.group(1))] = path
         with self._lock:
             for epoch in [e for e in self._keys if e not in on_disk]:
+                self._ciphers.pop(epoch, None)
                 aead.wipe(self._keys.pop(epoch))
             for epoch, path in on_disk.items():
                 if epoch not in self._keys:
@@ -130,7 +136,12 @@ class LocalKekProvider:
         return aead.seal(self._key(epoch), bytes(dek), context)
 
     def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
-        return bytearray(aead.open_sealed(self._key(epoch), wrapped, context))
+        key = self._key(epoch)
+        cached = self._ciphers.get(epoch)
+        if cached is None or cached[0] is not key:
+            cached = (key, AESGCM(key))
+            self._ciphers[epoch] = cached
+        return bytearray(aead.open_with(cached[1], wrapped, context))
 
     def new_epoch(self) -> int:
         if self._dir is None:
@@ -146,6 +157,7 @@ class LocalKekProvider:
         if epoch == self.current_epoch():
             raise KekError("the current KEK epoch cannot be destroyed")
         with self._lock:
+            self._ciphers.pop(epoch, None)
             key = self._keys.pop(epoch, None)
             if key is not None:
                 aead.wipe(key)

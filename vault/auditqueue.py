@@ -17,10 +17,16 @@ in one write transaction:
 
 An idle queue costs nothing: the first event of a quiet period is written at once, and
 the thread ends after a few idle seconds (it starts again with the next event).
+
+:meth:`AuditQueue.append` blocks its thread until the event is durable;
+:meth:`AuditQueue.append_async` awaits it on an event loop instead, which the writer wakes
+once per batch (no thread per waiting request to hand the interpreter to and back).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -58,14 +64,32 @@ _INSERT = audit_events.insert()
 
 
 class _Pending:
-    __slots__ = ("claim", "done", "error", "event", "seq")
+    __slots__ = ("claim", "done", "error", "event", "on_done", "seq")
 
-    def __init__(self, event: dict[str, Any], claim: Claim | None) -> None:
+    def __init__(
+        self,
+        event: dict[str, Any],
+        claim: Claim | None,
+        on_done: Callable[[], None] | None = None,
+    ) -> None:
         self.event = event
         self.claim = claim
         self.done = threading.Event()
+        self.on_done = on_done
         self.seq = REFUSED
         self.error: BaseException | None = None
+
+    def finish(self) -> None:
+        """Wake whoever waits for this event (a thread, or an event loop's future)."""
+        self.done.set()
+        if self.on_done is not None:
+            with contextlib.suppress(RuntimeError):  # its event loop has closed
+                self.on_done()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the awaiting request may have been cancelled
+        future.set_result(None)
 
 
 def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[int]:
@@ -135,16 +159,35 @@ class AuditQueue:
         writes nothing) if ``claim`` is given and the database no longer allows it.
         Raises what writing it raised."""
         item = _Pending(event, claim)
+        self._enqueue(item)
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+        return item.seq
+
+    async def append_async(self, claim: Claim | None = None, **event: Any) -> int:
+        """:meth:`append` for a coroutine: awaits durability without holding a thread.
+        If the awaiting task is cancelled, the event is still written."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(_resolve, future)
+
+        item = _Pending(event, claim, wake)
+        self._enqueue(item)
+        await future
+        if item.error is not None:
+            raise item.error
+        return item.seq
+
+    def _enqueue(self, item: _Pending) -> None:
         with self._cond:
             self._queue.append(item)
             if not self._running:
                 self._running = True
                 threading.Thread(target=self._run, name="facekeep-audit", daemon=True).start()
             self._cond.notify()
-        item.done.wait()
-        if item.error is not None:
-            raise item.error
-        return item.seq
 
     def _run(self) -> None:
         batch: list[_Pending] = []
@@ -169,7 +212,7 @@ class AuditQueue:
                 self._running = False
             for item in stranded:
                 item.error = exc
-                item.done.set()
+                item.finish()
             raise
         finally:
             conn.close()
@@ -193,7 +236,7 @@ class AuditQueue:
             conn.execution_options(facekeep_write=True)
             if len(batch) == 1:
                 batch[0].error = exc
-                batch[0].done.set()
+                batch[0].finish()
                 return conn
             for item in batch:  # one bad event must not fail its neighbours
                 conn = self._write(conn, [item])
@@ -203,5 +246,5 @@ class AuditQueue:
         for item, seq in zip(written, seqs, strict=True):
             item.seq = seq
         for item in batch:
-            item.done.set()
+            item.finish()
         return conn

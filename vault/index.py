@@ -587,6 +587,12 @@ class MatchIndex:
             matrix = self._vectors.nbytes + self._norms.nbytes + self._owner.nbytes
             return {"matrix": int(matrix), "ann": self._ann.nbytes() if self._ann else 0}
 
+    def quick(self) -> bool:
+        """True if a search costs well under a millisecond: the approximate index serves
+        it, or the exact scan is small (an event loop may then search inline)."""
+        with self._lock:
+            return self._uses_ann() or self._top <= self.ann_min
+
     def _uses_ann(self) -> bool:
         return self._ann is not None and self._live >= self.ann_min // 2
 

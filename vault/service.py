@@ -8,6 +8,8 @@ sequence: mark the customer ``erasing`` and revoke everything, destroy the key, 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import secrets
 import threading
@@ -162,6 +164,19 @@ class CustomerView:
     erase_reason: str | None
     consents: tuple[Consent, ...]
     templates: tuple[TemplateInfo, ...]
+
+
+def _consent_details(consent_id: str, consent: ConsentRequest) -> dict[str, Any]:
+    """What an ``enrol`` or ``consent.grant`` event records of the consent given: its
+    scope and the notice shown (by version, digest and language, never its text)."""
+    return {
+        "consent": consent_id,
+        "purposes": list(consent.purposes),
+        "venues": list(consent.venues),
+        "notice_version": consent.notice_version,
+        "notice_sha256": notice_sha256(consent.notice_text),
+        "lang": consent.lang,
+    }
 
 
 class Vault:
@@ -349,16 +364,8 @@ class Vault:
                         actor=actor,
                         action="enrol",
                         customer_id=customer_id,
-                        details={
-                            "consent": consent_id,
-                            "purposes": list(consent.purposes),
-                            "venues": list(consent.venues),
-                            "notice_version": consent.notice_version,
-                            "notice_sha256": notice_sha256(consent.notice_text),
-                            "lang": consent.lang,
-                            "templates": len(template_ids),
-                            "key_id": record.key_id,
-                        },
+                        details=_consent_details(consent_id, consent)
+                        | {"templates": len(template_ids), "key_id": record.key_id},
                     )
                     receipt = self._consent_receipt(
                         conn, customer_id, consent_id, consent, now, actor
@@ -385,13 +392,7 @@ class Vault:
                     actor=actor,
                     action="consent.grant",
                     customer_id=customer_id,
-                    details={
-                        "consent": consent_id,
-                        "purposes": list(consent.purposes),
-                        "venues": list(consent.venues),
-                        "notice_version": consent.notice_version,
-                        "notice_sha256": notice_sha256(consent.notice_text),
-                    },
+                    details=_consent_details(consent_id, consent),
                 )
                 self._consent_receipt(conn, customer_id, consent_id, consent, now, actor)
             self._index_customer(customer_id)
@@ -491,6 +492,35 @@ class Vault:
         self._match_audit().append(**self._match_event(None, purpose, venue, now, actor))
         return None
 
+    async def match_async(
+        self, probe: object, *, purpose: str, venue: str, actor: Actor
+    ) -> Hit | None:
+        """:meth:`match` (audited) for an event loop: the search runs inline when the
+        approximate index serves it (well under a millisecond), in a thread otherwise, and
+        the wait for the durable audit event holds no thread."""
+        vector = check_embedding(probe)
+        now = self._clock()
+        search = functools.partial(self.index.search, vector, purpose=purpose, venue=venue, now=now)
+        if self.index.quick():
+            hit = search(threshold=self.threshold)
+        else:
+            hit = await asyncio.to_thread(search, threshold=self.threshold)
+        for _ in range(3):
+            if hit is None:
+                break
+            claim = Claim(hit.customer_id, hit.consent_id, purpose, now)
+            seq = await self._match_audit().append_async(
+                claim if self.authoritative else None,
+                **self._match_event(hit, purpose, venue, now, actor),
+            )
+            if seq != REFUSED:
+                return hit
+            hit = await asyncio.to_thread(self._look_again, hit, vector, purpose, venue, now)
+        await self._match_audit().append_async(
+            **self._match_event(None, purpose, venue, now, actor)
+        )
+        return None
+
     def _look_again(
         self, hit: Hit, vector: npt.NDArray[np.float32], purpose: str, venue: str, now: datetime
     ) -> Hit | None:
@@ -556,6 +586,29 @@ class Vault:
                 .where(customers.c.status == ACTIVE)
             ).first()
         return row is not None and (row.expires_at is None or now < row.expires_at)
+
+    # -- access codes --------------------------------------------------------------------
+
+    def replace_access_code(self, customer_id: str, code_hash: str, *, actor: Actor) -> int:
+        """Give an active customer a new access code (its hash): the old code stops
+        working at once, on every replica. Returns the audit event's seq."""
+        with self._lock:
+            now = self._clock()
+            with writing(self.engine) as conn:
+                self._active_customer(conn, customer_id)
+                conn.execute(
+                    update(customers)
+                    .where(customers.c.customer_id == customer_id)
+                    .values(access_code_hash=code_hash)
+                )
+                return self._append(
+                    conn,
+                    ts=now,
+                    actor=actor,
+                    action="access_code.replace",
+                    customer_id=customer_id,
+                    details={},
+                )
 
     # -- revocation ----------------------------------------------------------------------
 
@@ -1172,8 +1225,9 @@ class Vault:
 def _ordered(grants: list[tuple[Any, Grant]]) -> tuple[Grant, ...]:
     """Grants as :meth:`Vault._grants` orders them: consents by grant time then id,
     purposes by name (each item is (granted_at, grant))."""
-    if len(grants) > 1:
-        grants = sorted(grants, key=lambda g: (g[0], g[1].consent_id, g[1].purpose))
+    if len(grants) == 1:
+        return (grants[0][1],)  # most customers: one consent, one purpose
+    grants = sorted(grants, key=lambda g: (g[0], g[1].consent_id, g[1].purpose))
     return tuple(g for _, g in grants)
 
 

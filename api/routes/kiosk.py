@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, authenticate, roles
 from api.forms import files, read_json_object, read_multipart, text
@@ -59,12 +58,8 @@ async def match(request: Request, principal: Principal = Depends(authenticate)) 
         probe = await st.images.probe_vector(images[0])
     else:
         raise Problem("unsupported_media_type", "send multipart/form-data with an image, or JSON")
-    hit = await run_in_threadpool(
-        st.runtime.vault.match,
-        probe,
-        purpose=purpose,
-        venue=principal.venue,
-        actor=principal.actor(),
+    hit = await st.runtime.vault.match_async(
+        probe, purpose=purpose, venue=principal.venue, actor=principal.actor()
     )
     outcome = "match" if hit else "no_match"
     st.metrics.matches.labels(outcome).inc()

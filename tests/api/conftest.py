@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
 from enroll import FaceEmbedder
+from tests.storage import Clock
 from vault import SYSTEM, ConsentRequest
 
 with warnings.catch_warnings():
@@ -40,22 +41,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
-START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 FACEKEEP = Path(sys.executable).parent / "facekeep"
-
-
-class Clock:
-    """A clock the test moves by hand (passed to ``create_app``)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @dataclass(frozen=True)

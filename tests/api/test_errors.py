@@ -598,3 +598,28 @@ def test_customer_exists_and_customer_erased(svc, photos, problem) -> None:
         422,
         "invalid_request",
     )
+
+
+def test_a_staff_revoke_reason_longer_than_its_column_is_refused_whole(
+    svc, photos, problem
+) -> None:
+    customer = svc.enrol([photos("biden_2.jpg")], customer="reason-biden")
+    url = f"/v1/customers/{customer.id}/revoke"
+    body = problem(
+        svc.client.post(url, json={"reason": "x" * 33}, headers=svc.admin.headers),
+        422,
+        "invalid_request",
+    )
+    assert [e["loc"] for e in body["errors"]] == [["body", "reason"]]
+    assert "32" in body["errors"][0]["msg"]
+    # Nothing was revoked: the customer still has every purpose active.
+    me = svc.client.get("/v1/me", headers=customer.headers).json()
+    assert all(p["revoked_at"] is None for c in me["consents"] for p in c["purposes"])
+    # The schema says so too, and the longest storable reason is kept as given.
+    spec = svc.client.get("/openapi.json").json()
+    assert spec["components"]["schemas"]["StaffRevokeIn"]["properties"]["reason"]["maxLength"] == 32
+    r = svc.client.post(url, json={"reason": "y" * 32}, headers=svc.admin.headers)
+    assert r.status_code == 200, r.text
+    me = svc.client.get("/v1/me", headers=customer.headers).json()
+    reasons = {p["revoke_reason"] for c in me["consents"] for p in c["purposes"]}
+    assert reasons == {"y" * 32}

@@ -41,13 +41,16 @@ def test_a_found_key_is_kept_for_the_ttl_and_then_asked_again(svc) -> None:
     ticks = Ticks()
     cache = KeyCache(svc.engine, 1.0, clock=ticks)
     kiosk = svc.key("kiosk", venue=VENUE, purposes=("checkin",))
+    assert cache.peek(kiosk.secret) is None  # peek never asks the database
     found = cache.lookup(kiosk.secret)
     assert found is not None and found.key_id == kiosk.id and found.role == "kiosk"
+    assert cache.peek(kiosk.secret) == found
     _disable_elsewhere(svc, kiosk.id)
     ticks.t += 0.9
     assert cache.lookup(kiosk.secret) is not None  # still fresh in memory
     ticks.t += 0.2
-    assert cache.lookup(kiosk.secret) is None  # expired: the database says disabled
+    assert cache.peek(kiosk.secret) is None  # expired
+    assert cache.lookup(kiosk.secret) is None  # and the database says disabled
     assert cache.lookup(kiosk.secret) is None
 
 

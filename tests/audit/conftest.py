@@ -20,7 +20,7 @@ import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.cli import main
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
+from tests.storage import Clock
 from vault import Actor, ConsentRequest
 
 NOTICE = "We keep a template of your face to check you in. Withdraw any time at the desk."
@@ -43,20 +44,6 @@ KIOSK = Actor(role="kiosk", id="kiosk-lobby")
 
 
 # --------------------------------------------------------------------------- time, faces
-
-
-class Clock:
-    """A clock the test moves by hand (timezone-aware UTC)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 class Faces:

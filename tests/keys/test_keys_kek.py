@@ -134,6 +134,35 @@ def test_unwrap_under_an_unknown_epoch_is_decryption_failed(kek: LocalKekProvide
         kek.wrap(b"\x04" * 32, epoch=7, context=CTX)
 
 
+def test_a_destroyed_epoch_unwraps_nothing_even_after_many_unwraps(
+    kek: LocalKekProvider,
+) -> None:
+    # Unwrapping keeps a keyed cipher per epoch: destroying the epoch must drop it.
+    old = kek.wrap(b"\x06" * 32, epoch=1, context=CTX)
+    for _ in range(3):
+        assert kek.unwrap(old, epoch=1, context=CTX) == bytearray(b"\x06" * 32)
+    assert kek.new_epoch() == 2
+    new = kek.wrap(b"\x07" * 32, epoch=2, context=CTX)
+    assert kek.unwrap(new, epoch=2, context=CTX) == bytearray(b"\x07" * 32)
+    kek.destroy_epoch(1)
+    with pytest.raises(DecryptionFailed):
+        kek.unwrap(old, epoch=1, context=CTX)
+    assert kek.unwrap(new, epoch=2, context=CTX) == bytearray(b"\x07" * 32)
+
+
+def test_an_epoch_destroyed_by_another_process_is_forgotten_on_reload(
+    kek_dir: Path, kek: LocalKekProvider
+) -> None:
+    old = kek.wrap(b"\x08" * 32, epoch=1, context=CTX)
+    assert kek.unwrap(old, epoch=1, context=CTX) == bytearray(b"\x08" * 32)
+    other = LocalKekProvider(kek_dir)
+    other.new_epoch()
+    other.destroy_epoch(1)
+    assert kek.epochs() == [2]  # re-read from disk: epoch 1 and its cipher are gone
+    with pytest.raises(DecryptionFailed):
+        kek.unwrap(old, epoch=1, context=CTX)
+
+
 def test_wrapped_key_is_bound_to_its_context(kek: LocalKekProvider) -> None:
     wrapped = kek.wrap(b"\x05" * 32, epoch=1, context=CTX)
     for ctx in (

@@ -2,28 +2,24 @@
 data directory, or PostgreSQL schemas; see tests/conftest.py), real KEK files, a clock
 moved by hand, crash points, and synthetic face embeddings.
 
-Helpers are handed out as fixtures (not imported from this module) so the tests work
-under any pytest import mode.
+Helpers are handed out as fixtures (not imported from this module); what the key-store
+and vault tests share lives in ``tests/storage.py``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from sqlalchemy import MetaData, insert, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from keys import KeyStore, LocalKekProvider
-from keys.db import make_engine
 from keys.store import metadata as keys_metadata
+from tests.storage import Backups, Clock, query, stored_values
 from vault import SYSTEM, Actor, ConsentRequest, Vault
 from vault.models import metadata as vault_metadata
 
@@ -31,20 +27,6 @@ MODEL_NAME = "synthetic"
 MODEL_VERSION = "synthetic-v1"
 NOTICE = "We keep a template of your face to check you in. Withdraw any time at the desk."
 STAFF = Actor(role="staff", id="desk-1")
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 class Crash(Exception):
@@ -92,131 +74,6 @@ class Faces:
         direction = self.rng.normal(0.0, 1.0, self.DIM)
         direction /= np.linalg.norm(direction)
         return np.asarray(vector, dtype=np.float64) + distance * direction
-
-
-# -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------
-
-
-def _query(url: str, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
-    """Run one statement in its own transaction (committed) on a throwaway engine."""
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql), dict(params or {}))
-            return [tuple(r) for r in result] if result.returns_rows else []
-    finally:
-        engine.dispose()
-
-
-def _as_bytes(value: object) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    return str(value).encode("utf-8")
-
-
-def _stored_values(url: str) -> Iterator[tuple[str, bytes]]:
-    """(``table.column``, bytes) of every non-null value in every row of every table."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            for table in sorted(inspect(conn).get_table_names()):
-                for row in conn.execute(text(f'SELECT * FROM "{table}"')).mappings():
-                    for column, value in row.items():
-                        if value is not None:
-                            yield f"{table}.{column}", _as_bytes(value)
-    finally:
-        engine.dispose()
-
-
-def _rows_containing(url: str, needle: bytes) -> list[str]:
-    """``table.column`` of every stored value (any table, any row) holding ``needle``."""
-    assert len(needle) >= 16
-    return sorted({where for where, value in _stored_values(url) if needle in value})
-
-
-def _sqlite_path(url: str) -> Path | None:
-    return Path(make_url(url).database or "") if url.startswith("sqlite") else None
-
-
-def _copy_tables(src_url: str, dst_url: str, metadatas: Sequence[MetaData]) -> None:
-    """Replace every table of ``dst_url`` with the tables and rows of ``src_url``."""
-    src, dst = make_engine(src_url), make_engine(dst_url)
-    if src.dialect.name == "postgresql":  # one snapshot for every table: a consistent copy
-        src = src.execution_options(isolation_level="REPEATABLE READ")
-    try:
-        with src.connect() as s, dst.begin() as d:
-            present = set(inspect(s).get_table_names())
-            known = [t for md in metadatas for t in md.sorted_tables]
-            unknown = present - {t.name for t in known}
-            assert not unknown, f"no metadata to copy tables {unknown}"
-            cascade = " CASCADE" if d.dialect.name == "postgresql" else ""
-            for name in inspect(d).get_table_names():
-                d.execute(text(f'DROP TABLE "{name}"{cascade}'))
-            for table in (t for t in known if t.name in present):
-                table.create(d)
-                rows = [dict(r) for r in s.execute(select(table)).mappings()]
-                if rows:
-                    d.execute(insert(table), rows)
-    finally:
-        src.dispose()
-        dst.dispose()
-
-
-@dataclass(frozen=True)
-class Backup:
-    """A consistent copy of one database, openable at ``url``."""
-
-    url: str
-    path: Path | None  # the SQLite file; None on PostgreSQL
-
-    def contains(self, needle: bytes) -> bool:
-        """Whether the copy holds ``needle``: anywhere in the file (SQLite), or in any
-        stored value of any row (PostgreSQL)."""
-        if self.path is not None:
-            return needle in self.path.read_bytes()
-        return _rows_containing(self.url, needle) != []
-
-
-class Backups:
-    """Backing databases up and restoring them, on either engine.
-
-    SQLite: the backup API copies the file (WAL folded in); restoring replaces the files.
-    PostgreSQL: the tables and their rows are copied into a fresh schema (from the
-    metadata, so keys and constraints come along); restoring copies them back.
-    """
-
-    def __init__(
-        self, folder: Path, new_db_urls: Callable[[Path], Any], metadatas: Sequence[MetaData]
-    ) -> None:
-        self.folder = folder
-        self.new_db_urls = new_db_urls
-        self.metadatas = metadatas
-        self.taken = 0
-
-    def take(self, url: str) -> Backup:
-        self.taken += 1
-        dest = self.new_db_urls(self.folder / f"backup-{self.taken}").vault
-        source, target = _sqlite_path(url), _sqlite_path(dest)
-        if source is None or target is None:
-            _copy_tables(url, dest, self.metadatas)
-            return Backup(dest, None)
-        src, dst = sqlite3.connect(source), sqlite3.connect(target)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-        return Backup(dest, target)
-
-    def restore(self, backup: Backup, url: str) -> None:
-        """Put the copy back in place of the database at ``url`` (nothing may hold it open)."""
-        path = _sqlite_path(url)
-        if path is None or backup.path is None:
-            _copy_tables(backup.url, url, self.metadatas)
-            return
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        path.write_bytes(backup.path.read_bytes())
 
 
 class Env:
@@ -285,7 +142,7 @@ class Env:
         self, sql: str, params: Mapping[str, object] | None = None, *, db: str = "vault"
     ) -> list[Any]:
         """Run one statement (``:name`` parameters) in its own committed transaction."""
-        return _query(self.url(db), sql, params)
+        return query(self.url(db), sql, params)
 
     def count(self, table: str, *, db: str = "vault", customer_id: str | None = None) -> int:
         if customer_id is None:
@@ -311,7 +168,7 @@ class Env:
     def stored_values(self) -> Iterator[tuple[str, bytes]]:
         """(``db:table.column``, bytes) of every value in every row of both databases."""
         for db in ("vault", "keys"):
-            for where, value in _stored_values(self.url(db)):
+            for where, value in stored_values(self.url(db)):
                 yield f"{db}:{where}", value
 
     def rows_containing(self, needle: bytes) -> list[str]:

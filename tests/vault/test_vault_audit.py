@@ -11,6 +11,7 @@ import pytest
 
 from keys.store import _wrap_context
 from vault import CustomerExists, CustomerNotFound, InvalidEmbedding, Vault, read_events
+from vault.consent import notice_sha256
 from vault.merkle import leaf_hash
 
 
@@ -79,8 +80,18 @@ def test_each_operation_appends_its_events_with_consecutive_seq(
     assert ev.body["details"]["purpose"] == "marketing"
 
     clock.advance(seconds=1)
-    vault.grant("alice", consent(["marketing"], ["venue-2"]), actor=staff)
-    log.expect("consent.grant", customer="alice", actor=staff)
+    granted = consent(["marketing"], ["venue-2"])
+    grant_id = vault.grant("alice", granted, actor=staff)
+    (ev,) = log.expect("consent.grant", customer="alice", actor=staff)
+    # The grant records the notice shown like an enrolment does (never its text).
+    assert ev.body["details"] == {
+        "consent": grant_id,
+        "purposes": ["marketing"],
+        "venues": ["venue-2"],
+        "notice_version": granted.notice_version,
+        "notice_sha256": notice_sha256(granted.notice_text),
+        "lang": granted.lang,
+    }
 
     clock.advance(seconds=1)
     vault.revoke("alice", actor=staff)
