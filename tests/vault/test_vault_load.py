@@ -3,6 +3,7 @@ and the same audit rows as the one-customer-at-a-time and one-event-at-a-time pa
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 
@@ -104,16 +105,29 @@ def test_group_committed_match_events_are_all_written(env, faces, consent, staff
     assert queue.events == 180 and queue.batches <= 180
 
 
+def _match(vault: Vault, probe, how: str, actor):
+    """``Vault.match`` (a thread waits for the audit event) or ``match_async`` (an event
+    loop awaits it), with the same arguments."""
+    kwargs = {"purpose": "checkin", "venue": "venue-1", "actor": actor}
+    if how == "async":
+        return asyncio.run(vault.match_async(probe, **kwargs))
+    return vault.match(probe, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
 def test_a_match_revoked_elsewhere_is_refused_inside_the_audit_transaction(
-    env, faces, consent, staff
+    env, faces, consent, staff, how
 ) -> None:
     here, there = env.open(), env.open()
     here.enroll([faces.photo("ann")], consent(), actor=staff, customer_id="ann")
     there.follow_changes()
-    assert there.match(faces.photo("ann"), purpose="checkin", venue="venue-1", actor=staff)
+    hit = _match(there, faces.photo("ann"), how, staff)
+    assert hit is not None and hit.customer_id == "ann"
+    matched = list(read_events(there.engine, action="match"))[-1]
+    assert matched.body["outcome"] == "match" and matched.customer_id == "ann"
     here.revoke("ann", actor=staff)
     assert "ann" in there.index  # it has not followed the change yet
-    assert there.match(faces.photo("ann"), purpose="checkin", venue="venue-1", actor=staff) is None
+    assert _match(there, faces.photo("ann"), how, staff) is None
     last = list(read_events(there.engine, action="match"))[-1]
     assert last.body["outcome"] == "no_match" and last.customer_id is None
     assert "ann" not in there.index  # it caught up on the refusal
