@@ -14,10 +14,13 @@ from pathlib import Path
 
 import vault as vault_package
 from api.settings import Settings
-from enroll import MODEL_NAME, MODEL_VERSION, Embedder, FaceEmbedder, ImageLimits
+from enroll import DEFAULT_ENGINE, ENGINES, Embedder, EngineSpec, ImageLimits, engine
+from enroll import make_embedder as make_engine_embedder
 from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
 from keys.signing import AuditSigner
 from vault import SYSTEM, Vault
+from vault.errors import ModelMismatch
+from vault.model_record import recorded_model, require_model
 from vault.receipts import ReceiptPolicy
 
 log = logging.getLogger("facekeep.runtime")
@@ -71,14 +74,55 @@ def fault_hook(settings: Settings) -> Callable[[str], None]:
     return hook
 
 
-def make_embedder(settings: Settings) -> FaceEmbedder:
-    """The real face embedder with the configured limits."""
+def make_embedder(settings: Settings) -> Embedder:
+    """The real face embedder of the configured engine, with the configured limits."""
     limits = ImageLimits(
         max_bytes=settings.max_image_bytes,
         max_pixels=settings.max_image_pixels,
         working_size=settings.working_size,
     )
-    return FaceEmbedder(limits, min_face_size=settings.min_face_size)
+    name = settings.face_engine or DEFAULT_ENGINE.name
+    return make_engine_embedder(name, limits, min_face_size=settings.min_face_size)
+
+
+def choose_engine(settings: Settings, recorded: str | None) -> EngineSpec:
+    """The engine to serve a vault with: the one it recorded (``recorded`` is a model
+    version), or for a vault with none yet the configured one, else the default.
+
+    Raises :class:`ModelMismatch` when the configuration names another engine than the
+    vault's, or the vault's model is not one this release knows.
+    """
+    if recorded is None:
+        return engine(settings.face_engine) if settings.face_engine else DEFAULT_ENGINE
+    served = next((s for s in ENGINES.values() if s.model_version == recorded), None)
+    if served is None:
+        raise ModelMismatch(
+            recorded,
+            settings.face_engine or DEFAULT_ENGINE.name,
+            f"this vault serves templates of model {recorded!r}, which this release of "
+            "facekeep does not know",
+        )
+    if settings.face_engine and settings.face_engine != served.name:
+        raise ModelMismatch(
+            recorded,
+            engine(settings.face_engine).model_version,
+            f"this vault was set up with the {served.name!r} face engine and its templates "
+            f"do not compare with {settings.face_engine!r} embeddings: set "
+            f"FACEKEEP_FACE_ENGINE={served.name} (or unset it), or change engine with "
+            "`facekeep engine switch` after which every customer enrols again",
+        )
+    return served
+
+
+def resolved(settings: Settings, spec: EngineSpec) -> Settings:
+    """``settings`` with the engine and its thresholds filled in."""
+    return settings.model_copy(
+        update={
+            "face_engine": spec.name,
+            "match_threshold": settings.match_threshold or spec.threshold,
+            "match_margin": spec.margin if settings.match_margin is None else settings.match_margin,
+        }
+    )
 
 
 @dataclass
@@ -147,9 +191,8 @@ def open_runtime(
         settings.vault_url(),
         keys=keys,
         create_schema=False,
-        model_name=MODEL_NAME,
-        model_version=MODEL_VERSION,
-        threshold=settings.match_threshold,
+        model_name=DEFAULT_ENGINE.model_name,
+        model_version=DEFAULT_ENGINE.model_version,
         fault=fault_hook(settings),
         signer=signer,
         receipt_policy=ReceiptPolicy(
@@ -162,6 +205,13 @@ def open_runtime(
     elif check:
         schema.require_current(KEYS_MIGRATIONS, keys.engine, "key store")
         schema.require_current(VAULT_MIGRATIONS, vault.engine, "vault")
+    spec = choose_engine(settings, recorded_model(vault.engine) if (create or check) else None)
+    settings = resolved(settings, spec)
+    vault.model_name, vault.model_version = spec.model_name, spec.model_version
+    assert settings.match_threshold is not None and settings.match_margin is not None
+    vault.threshold, vault.margin = settings.match_threshold, settings.match_margin
+    if create or check:
+        require_model(vault.engine, spec.model_version, record=True)
     keys.check_kek()
     if kek.name == "local" and not settings.vault_url().startswith("sqlite"):
         log.warning(

@@ -40,7 +40,25 @@ class Settings(BaseSettings):
         description="Base64 of a 32-byte KEK (development only); default a 0600 key file.",
         repr=False,
     )
-    match_threshold: float = Field(default=0.5, gt=0.0, le=2.0)
+    face_engine: Literal["sface", "dlib"] | None = Field(
+        default=None,
+        description="Face engine. A new vault records it at `facekeep init` (default "
+        "sface); an existing vault serves the engine it recorded, and naming another one "
+        "is refused (see `facekeep engine switch`).",
+    )
+    match_threshold: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=2.0,
+        description="Largest distance of a match; default the engine's measured threshold.",
+    )
+    match_margin: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="How much nearer the best customer must be than the second best; "
+        "default the engine's.",
+    )
     working_size: int = Field(default=640, ge=160, le=4096)
     min_face_size: int = Field(default=48, ge=8)
     max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)

@@ -1,7 +1,9 @@
 """Image bytes -> 128-d face embedding.
 
-``decode_image`` safely decodes JPEG/PNG/WebP uploads in memory; ``FaceEmbedder`` finds
-faces and computes embeddings with face_recognition (dlib), imported lazily on first use.
+``decode_image`` safely decodes JPEG/PNG/WebP uploads in memory. Two engines find faces
+and compute embeddings, each loaded lazily on first use: SFace (YuNet + SFace on OpenCV's
+DNN, the default; :mod:`enroll.sface`) and dlib through ``face_recognition``
+(``FaceEmbedder``). ``make_embedder(name)`` builds either; ``ENGINES`` describes them.
 This package never imports ``vault``, ``keys`` or ``api``.
 """
 
@@ -14,6 +16,7 @@ from enroll.embedder import (
     FaceBox,
     FaceEmbedder,
 )
+from enroll.engines import DEFAULT_ENGINE, ENGINES, EngineSpec, engine, make_embedder
 from enroll.errors import (
     EnrollError,
     FaceTooSmall,
@@ -25,12 +28,15 @@ from enroll.errors import (
 from enroll.image import DecodedImage, ImageLimits, decode_image
 
 __all__ = [
+    "DEFAULT_ENGINE",
     "EMBEDDING_DIM",
+    "ENGINES",
     "MODEL_NAME",
     "MODEL_VERSION",
     "DecodedImage",
     "Embedder",
     "Embedding",
+    "EngineSpec",
     "EnrollError",
     "FaceBox",
     "FaceEmbedder",
@@ -41,4 +47,6 @@ __all__ = [
     "NoFace",
     "NotAnImage",
     "decode_image",
+    "engine",
+    "make_embedder",
 ]

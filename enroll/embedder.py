@@ -1,21 +1,25 @@
-"""Face detection and 128-d embeddings with ``face_recognition`` (dlib).
+"""Faces and embeddings: the types every engine shares, and the dlib engine.
 
-This is the only module of the project that imports ``face_recognition``; it does so
-lazily, on first use, so ``import enroll`` stays cheap.
+:class:`FaceFinder` is the pipeline both engines follow (decode, shrink, detect, pick,
+check size, encode); :class:`FaceEmbedder` is the dlib engine, and the only code of the
+project that imports ``face_recognition``, lazily on first use so ``import enroll`` stays
+cheap. The SFace engine is in :mod:`enroll.sface`.
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Literal, Protocol, runtime_checkable
+from typing import ClassVar, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 from PIL import ImageFile
 
+from enroll.engines import DLIB, EngineSpec
 from enroll.errors import FaceTooSmall, MultipleFaces, NoFace
 from enroll.image import DecodedImage, ImageLimits, decode_image
 
@@ -29,13 +33,13 @@ __all__ = [
     "Embedding",
     "FaceBox",
     "FaceEmbedder",
+    "FaceFinder",
 ]
 
 EMBEDDING_DIM = 128
-MODEL_NAME = "dlib_face_recognition_resnet_model_v1"
-#: Changes whenever embeddings stop being comparable with earlier ones (library, network,
-#: landmark model or jitter count), so stored templates can be tagged with it.
-MODEL_VERSION = "face_recognition-1.3.0/dlib-resnet-v1/5-point/jitters-1"
+#: The dlib engine's network and version (kept for callers of the first release).
+MODEL_NAME = DLIB.model_name
+MODEL_VERSION = DLIB.model_version
 
 #: Smallest accepted face, in original-image pixels (min of box width and height).
 DEFAULT_MIN_FACE_SIZE = 48
@@ -129,6 +133,8 @@ class Embedding:
 class Embedder(Protocol):
     """What the rest of the application needs from an embedder (lets tests inject a fake)."""
 
+    engine: ClassVar[EngineSpec]
+
     def embed_enrolment(self, data: bytes) -> Embedding:
         """Embed the single face of an enrolment photo."""
         ...
@@ -141,47 +147,35 @@ class Embedder(Protocol):
         """Count the faces in a photo."""
         ...
 
+    def warm_up(self) -> None:
+        """Load the models now instead of on the first request."""
+        ...
+
 
 _Css = tuple[int, int, int, int]  # (top, right, bottom, left) in working pixels
+_Native = TypeVar("_Native")
 
 
-class FaceEmbedder:
-    """Real embedder: decode -> shrink to working size -> dlib detection -> 128-d encoding.
+class FaceFinder(ABC, Generic[_Native]):
+    """Decode -> shrink to working size -> detect -> encode, shared by every engine.
 
-    ``min_face_size`` is in original-image pixels. ``detector`` is dlib's "hog" (CPU, fast)
-    or "cnn" (slow without CUDA). ``upsample`` is how many times dlib upsamples the
-    working image while detecting. Model calls are serialised by a lock, so one instance
-    may be shared between threads.
+    A subclass finds faces (:meth:`_locate`, each with its engine's own description of
+    the face) and encodes one (:meth:`_encode`). ``min_face_size`` is in original-image
+    pixels. Model calls are serialised by a lock, so one instance may be shared between
+    threads.
     """
 
-    def __init__(
-        self,
-        limits: ImageLimits | None = None,
-        min_face_size: int = DEFAULT_MIN_FACE_SIZE,
-        detector: Literal["hog", "cnn"] = "hog",
-        upsample: int = DEFAULT_UPSAMPLE,
-    ) -> None:
-        if detector not in ("hog", "cnn"):
-            raise ValueError("detector must be 'hog' or 'cnn'")
+    engine: ClassVar[EngineSpec]
+
+    def __init__(self, limits: ImageLimits | None, min_face_size: int) -> None:
         if min_face_size < 1:
             raise ValueError("min_face_size must be >= 1")
-        if not 0 <= upsample <= 3:
-            raise ValueError("upsample must be between 0 and 3")
         self.limits = limits if limits is not None else ImageLimits()
         self.min_face_size = min_face_size
-        self.detector: Literal["hog", "cnn"] = detector
-        self.upsample = upsample
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:
-        return (
-            f"FaceEmbedder(limits={self.limits!r}, min_face_size={self.min_face_size}, "
-            f"detector={self.detector!r}, upsample={self.upsample})"
-        )
-
     def warm_up(self) -> None:
-        """Import and load the dlib models now instead of on the first request."""
-        _face_recognition()
+        """Load the models now instead of on the first request."""
 
     def detect(self, data: bytes) -> tuple[DecodedImage, list[FaceBox]]:
         """Decode ``data`` and return it with all face boxes (original px, largest first)."""
@@ -203,9 +197,7 @@ class FaceEmbedder:
             raise NoFace()
         if len(found) > 1:
             raise MultipleFaces(len(found))
-        box, css = found[0]
-        self._check_size(box)
-        return Embedding(vector=self._encode(image, css), box=box)
+        return self._embed(image, found[0])
 
     def embed_probe(self, data: bytes) -> Embedding:
         """Embed the largest face of a probe photo.
@@ -215,18 +207,69 @@ class FaceEmbedder:
         image, found = self._detect(data)
         if not found:
             raise NoFace()
-        box, css = found[0]
-        self._check_size(box)
-        return Embedding(vector=self._encode(image, css), box=box)
+        return self._embed(image, found[0])
 
-    # -- internals ---------------------------------------------------------------------
-
-    def _check_size(self, box: FaceBox) -> None:
+    def _embed(self, image: DecodedImage, face: tuple[FaceBox, _Native]) -> Embedding:
+        box, native = face
         if box.size < self.min_face_size:
             raise FaceTooSmall(box.size, self.min_face_size)
+        vector = self._encode(image, native)
+        if vector.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(vector)):
+            raise NoFace()  # pragma: no cover - both networks give 128 finite values
+        return Embedding(vector=vector, box=box)
 
-    def _detect(self, data: bytes) -> tuple[DecodedImage, list[tuple[FaceBox, _Css]]]:
+    def _detect(self, data: bytes) -> tuple[DecodedImage, list[tuple[FaceBox, _Native]]]:
         image = decode_image(data, self.limits)
+        found = self._locate(image)
+        # Largest first; ties broken by position so the order is deterministic.
+        found.sort(key=lambda item: (-item[0].area, item[0].top, item[0].left))
+        return image, found
+
+    @abstractmethod
+    def _locate(self, image: DecodedImage) -> list[tuple[FaceBox, _Native]]:
+        """Every face in the working-size pixels, with its box in original pixels."""
+
+    @abstractmethod
+    def _encode(self, image: DecodedImage, face: _Native) -> npt.NDArray[np.float64]:
+        """The embedding of one face found by :meth:`_locate`."""
+
+
+class FaceEmbedder(FaceFinder[_Css]):
+    """The dlib engine: HOG (or CNN) detection and dlib's 128-d ResNet encoding through
+    ``face_recognition``.
+
+    ``detector`` is dlib's "hog" (CPU, fast) or "cnn" (slow without CUDA). ``upsample``
+    is how many times dlib upsamples the working image while detecting.
+    """
+
+    engine: ClassVar[EngineSpec] = DLIB
+
+    def __init__(
+        self,
+        limits: ImageLimits | None = None,
+        min_face_size: int = DEFAULT_MIN_FACE_SIZE,
+        detector: Literal["hog", "cnn"] = "hog",
+        upsample: int = DEFAULT_UPSAMPLE,
+    ) -> None:
+        if detector not in ("hog", "cnn"):
+            raise ValueError("detector must be 'hog' or 'cnn'")
+        if not 0 <= upsample <= 3:
+            raise ValueError("upsample must be between 0 and 3")
+        super().__init__(limits, min_face_size)
+        self.detector: Literal["hog", "cnn"] = detector
+        self.upsample = upsample
+
+    def __repr__(self) -> str:
+        return (
+            f"FaceEmbedder(limits={self.limits!r}, min_face_size={self.min_face_size}, "
+            f"detector={self.detector!r}, upsample={self.upsample})"
+        )
+
+    def warm_up(self) -> None:
+        """Import and load the dlib models now instead of on the first request."""
+        _face_recognition()
+
+    def _locate(self, image: DecodedImage) -> list[tuple[FaceBox, _Css]]:
         fr = _face_recognition()
         with self._lock:
             locations = fr.face_locations(
@@ -237,10 +280,8 @@ class FaceEmbedder:
         found: list[tuple[FaceBox, _Css]] = []
         for loc in locations:
             css: _Css = (int(loc[0]), int(loc[1]), int(loc[2]), int(loc[3]))
-            found.append((_to_original(css, image), css))
-        # Largest first; ties broken by position so the order is deterministic.
-        found.sort(key=lambda item: (-item[0].area, item[0].top, item[0].left))
-        return image, found
+            found.append((to_original(css, image), css))
+        return found
 
     def _encode(self, image: DecodedImage, css: _Css) -> npt.NDArray[np.float64]:
         fr = _face_recognition()
@@ -254,13 +295,10 @@ class FaceEmbedder:
             )
         if len(encodings) != 1:  # pragma: no cover - one location in, one encoding out
             raise NoFace()
-        vector = np.asarray(encodings[0], dtype=np.float64)
-        if vector.shape != (EMBEDDING_DIM,) or not np.all(np.isfinite(vector)):
-            raise NoFace()  # pragma: no cover - dlib always returns 128 finite values
-        return vector
+        return np.asarray(encodings[0], dtype=np.float64)
 
 
-def _to_original(css: _Css, image: DecodedImage) -> FaceBox:
+def to_original(css: _Css, image: DecodedImage) -> FaceBox:
     """Map a (top, right, bottom, left) box from working to original pixels, clamped."""
     top, right, bottom, left = css
     scale = image.scale

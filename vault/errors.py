@@ -8,6 +8,7 @@ VaultError
  +-- CustomerErased        the customer was erased; their id is never reused
  +-- ConsentNotFound       no such consent, or not this customer's
  +-- EnrolmentInterrupted  a recovering replica discarded this enrolment's key; retry
+ +-- ModelMismatch         the vault serves templates of another face model
 """
 
 from __future__ import annotations
@@ -84,3 +85,17 @@ class EnrolmentInterrupted(VaultError):
     def __init__(self, customer_id: str) -> None:
         super().__init__(f"the enrolment of {customer_id!r} was interrupted; try again")
         self.customer_id = customer_id
+
+
+class ModelMismatch(VaultError):
+    """The vault was set up for another face model than the one it is being opened with:
+    its templates would never compare with this model's embeddings."""
+
+    code = "engine_mismatch"
+
+    def __init__(self, recorded: str, configured: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"this vault serves templates of model {recorded!r}, not {configured!r}"
+        )
+        self.recorded = recorded
+        self.configured = configured

@@ -137,3 +137,12 @@ enrolment_intents = Table(
     Column("customer_id", String(64), primary_key=True),
     Column("created_at", UTCDateTime(), nullable=False),
 )
+
+# Facts about the deployment that every process must agree on, such as the face model
+# whose templates this vault serves ("model_version"), recorded at `facekeep init`.
+vault_settings = Table(
+    "vault_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

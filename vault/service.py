@@ -191,6 +191,7 @@ class Vault:
         model_version: str,
         clock: Clock = _utcnow,
         threshold: float = 0.5,
+        margin: float = 0.0,
         fault: FaultHook = _no_fault,
         signer: AuditSigner | None = None,
         receipt_policy: ReceiptPolicy | None = None,
@@ -204,6 +205,7 @@ class Vault:
         self.model_name = model_name
         self.model_version = model_version
         self.threshold = threshold
+        self.margin = margin
         self.index = MatchIndex()
         self._clock = clock
         self._fault = fault
@@ -929,12 +931,13 @@ class Vault:
             ).scalar_one_or_none()
 
     def sealed_templates(self, customer_id: str) -> list[tuple[str, bytes]]:
-        """The stored ciphertexts of a customer's templates (for demos and audits)."""
+        """The stored ciphertexts of a customer's templates of the vault's face model
+        (templates of another model never compare with its probes)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(templates.c.template_id, templates.c.sealed).where(
-                    templates.c.customer_id == customer_id
-                )
+                select(templates.c.template_id, templates.c.sealed)
+                .where(templates.c.customer_id == customer_id)
+                .where(templates.c.model_version == self.model_version)
             ).all()
         return [(r.template_id, r.sealed) for r in rows]
 
@@ -963,6 +966,7 @@ class Vault:
                 select(func.count())
                 .select_from(templates.join(customers))
                 .where(customers.c.status == ACTIVE)
+                .where(templates.c.model_version == self.model_version)
             ).scalar_one()
         consenting: set[str] = set()
         self.index.bulk_load(self._opened_batches(now, consenting), expected=int(expected))
@@ -992,9 +996,9 @@ class Vault:
                     return
                 in_range = (ids[0], ids[-1])
                 template_rows = conn.execute(
-                    select(
-                        templates.c.customer_id, templates.c.template_id, templates.c.sealed
-                    ).where(templates.c.customer_id.between(*in_range))
+                    select(templates.c.customer_id, templates.c.template_id, templates.c.sealed)
+                    .where(templates.c.customer_id.between(*in_range))
+                    .where(templates.c.model_version == self.model_version)
                 ).all()
                 consent_rows = conn.execute(
                     select(
