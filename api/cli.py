@@ -14,8 +14,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from api.notices import UnknownNotice, notice_text
-from api.operations import enroll_images, match_answer, match_image
+from api.notices import UnknownNotice, latest_version, notice_for
+from api.operations import enroll_images, match_answer, match_images
 from api.runtime import Runtime, init_data_dir, open_runtime
 from api.settings import Settings
 from api.views import erasure_json
@@ -110,7 +110,7 @@ def init(data_dir: Path | None) -> None:
 @click.option("--image", "images", multiple=True, required=True, type=click.Path(path_type=Path))
 @click.option("--purpose", "purposes", multiple=True, required=True)
 @click.option("--venue", "venues", multiple=True, required=True)
-@click.option("--notice-version", required=True)
+@click.option("--notice-version", default=None, help="Default: the newest notice.")
 @click.option("--lang", required=True, type=click.Choice(["vi", "en"]))
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=None)
 @click.option("--method", default="staff-cli", show_default=True)
@@ -121,14 +121,16 @@ def enroll(
     images: tuple[Path, ...],
     purposes: tuple[str, ...],
     venues: tuple[str, ...],
-    notice_version: str,
+    notice_version: str | None,
     lang: str,
     expires_days: int | None,
     method: str,
     device: str,
 ) -> None:
     """Enrol a customer with explicit consent and 1-5 photos."""
-    text = notice_text(notice_version, lang)
+    settings = load_settings(data_dir)
+    notice_version = notice_version or latest_version(lang, settings.notices_dir)
+    text = notice_for(settings, notice_version, lang)
     blobs = [read_image(p) for p in images]
     runtime = runtime_for(data_dir)
     try:
@@ -164,15 +166,23 @@ def enroll(
 
 @cli.command()
 @data_dir_option
-@click.option("--image", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A photo; give up to 5 frames of one guest to match them as one probe.",
+)
 @click.option("--venue", required=True)
 @click.option("--purpose", default="checkin", show_default=True)
-def match(data_dir: Path | None, image: Path, venue: str, purpose: str) -> None:
-    """Match the largest face in a photo against consenting customers."""
-    blob = read_image(image)
+def match(data_dir: Path | None, images: tuple[Path, ...], venue: str, purpose: str) -> None:
+    """Match a guest (the largest face of 1 to 5 photos of them) against consenting
+    customers: prints the customer and consent, or only {"match": false}."""
+    blobs = [read_image(image) for image in images]
     runtime = runtime_for(data_dir)
     try:
-        hit = match_image(runtime, blob, purpose=purpose, venue=venue, actor=CLI_ACTOR)
+        hit = match_images(runtime, blobs, purpose=purpose, venue=venue, actor=CLI_ACTOR)
     finally:
         runtime.close()
     emit(match_answer(hit))
@@ -332,12 +342,30 @@ def create_auditor(data_dir: Path | None, label: str) -> None:
     type=click.Choice(["checkin", "marketing"]),
 )
 @click.option("--label", default="")
-def create_kiosk(data_dir: Path | None, venue: str, purposes: tuple[str, ...], label: str) -> None:
+@click.option(
+    "--allow-embeddings",
+    is_flag=True,
+    help="A trusted edge device: the kiosk may send embeddings instead of images.",
+)
+def create_kiosk(
+    data_dir: Path | None,
+    venue: str,
+    purposes: tuple[str, ...],
+    label: str,
+    allow_embeddings: bool,
+) -> None:
     """Make a kiosk key bound to a venue and purposes (printed once)."""
     from vault.consent import check_id
 
     check_id(venue, "venue")
-    _create_key(data_dir, "kiosk", venue=venue, purposes=purposes, label=label)
+    _create_key(
+        data_dir,
+        "kiosk",
+        venue=venue,
+        purposes=purposes,
+        label=label,
+        allow_embeddings=allow_embeddings,
+    )
 
 
 @cli.command()
@@ -356,6 +384,16 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
         settings = settings.model_copy(update={"host": host})
     if port:
         settings = settings.model_copy(update={"port": port})
+    missing = settings.placeholders()
+    if missing and not settings.loopback_only():
+        # Guests reached from another machine read the notice and /privacy: they must name
+        # the real controller and where to send privacy requests, never a placeholder.
+        raise CliError(
+            "controller_not_configured",
+            f"refusing to serve on {settings.host}: set {' and '.join(missing)} (the data "
+            "controller's legal name and the contact for privacy requests, shown on the "
+            "notice, the receipts and /privacy); placeholders are allowed on 127.0.0.1 only",
+        )
     configure(settings.log_level)
     if not settings.data_dir.exists() and settings.database_url is None:
         init_data_dir(settings)
@@ -541,21 +579,32 @@ def kiosk_group() -> None:
 @click.option("--url", required=True, help="Base URL of the service, e.g. http://127.0.0.1:8000")
 @click.option("--key", required=True, envvar="FACEKEEP_KIOSK_KEY", help="The kiosk key.")
 @click.option("--purpose", default=None)
+@click.option(
+    "--frames",
+    is_flag=True,
+    help="The images (1 to 5) are frames of one guest: send them as one probe.",
+)
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-def kiosk_match(url: str, key: str, purpose: str | None, images: tuple[Path, ...]) -> None:
-    """Post each image to /v1/match and print each decision (one JSON line per image)."""
+def kiosk_match(
+    url: str, key: str, purpose: str | None, frames: bool, images: tuple[Path, ...]
+) -> None:
+    """Post each image to /v1/match and print each decision (one JSON line per image), or
+    with --frames all images as one probe of one guest (one JSON line)."""
     import httpx
 
+    data = {"purpose": purpose} if purpose else {}
+    probes = [images] if frames else [(path,) for path in images]
     failed = False
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as c:
-        for path in images:
-            data = {"purpose": purpose} if purpose else {}
-            response = c.post(
-                "/v1/match", files={"image": (path.name, read_image(path))}, data=data
-            )
+        for probe in probes:
+            parts = [("image", (path.name, read_image(path))) for path in probe]
+            response = c.post("/v1/match", files=parts, data=data)
             body = response.json()
             failed |= response.status_code >= 400
-            emit({"image": str(path), "status": response.status_code, **body})
+            shown: dict[str, Any] = (
+                {"images": [str(p) for p in probe]} if frames else {"image": str(probe[0])}
+            )
+            emit({**shown, "status": response.status_code, **body})
     if failed:
         sys.exit(1)
 

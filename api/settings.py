@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONTROLLER = "facekeep operator"
 
 
 class Settings(BaseSettings):
@@ -80,9 +84,80 @@ class Settings(BaseSettings):
     code_failures_per_minute: float = Field(default=10.0, ge=0)
     code_failure_burst: float = Field(default=10.0, ge=1)
     controller: str = Field(
-        default="facekeep operator", description="The data controller named on receipts."
+        default=DEFAULT_CONTROLLER,
+        max_length=200,
+        description="The data controller's legal name, on notices, receipts and /privacy.",
     )
     jurisdiction: str = Field(default="VN", description="Jurisdiction named on receipts.")
+    controller_address: str = Field(
+        default="", max_length=300, description="The controller's postal address."
+    )
+    privacy_contact: str = Field(
+        default="",
+        max_length=200,
+        description="Where guests send privacy requests (e-mail, telephone or address).",
+    )
+    dpo: str = Field(
+        default="",
+        max_length=200,
+        description="The data protection officer's name and contact; empty if none.",
+    )
+    data_location: str = Field(
+        default="VN", max_length=64, description="Country where the databases and keys are kept."
+    )
+    transfers_abroad: str = Field(
+        default="",
+        max_length=300,
+        description="Transfers of personal data abroad, described; empty = none.",
+    )
+    processors: list[str] = Field(
+        default_factory=list,
+        description="Processors acting for the controller (JSON list of 'name: role').",
+    )
+    utc_offset_hours: float = Field(
+        default=7.0, ge=-12, le=14, description="Local time of the venues (Vietnam: +7)."
+    )
+    holidays: list[date] = Field(
+        default_factory=list,
+        description="Public holidays (JSON list of dates), which are not working days.",
+    )
+    request_ack_working_days: int = Field(
+        default=2, ge=0, le=60, description="Acknowledge a data-subject request within this."
+    )
+    request_complete_days: int = Field(
+        default=15, ge=1, le=365, description="Complete a data-subject request within this."
+    )
+    breach_notify_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="Notify a breach within this many hours."
+    )
+    breach_retain_years: int = Field(
+        default=5, ge=1, le=50, description="Keep a breach file this many years."
+    )
+    dpia_large_scale_subjects: int = Field(
+        default=10_000,
+        ge=1,
+        description="Data subjects with sensitive data above which the law asks more of the "
+        "impact assessment.",
+    )
+    consent_validity_days: list[Annotated[int, Field(ge=1, le=3650)]] = Field(
+        default_factory=lambda: [30, 90, 180, 365, 730],
+        min_length=1,
+        description="Consent periods the kiosk offers (days).",
+    )
+    default_validity_days: int = Field(default=365, ge=1, le=3650)
+    notices_dir: Path | None = Field(
+        default=None,
+        description="A folder of notice files (VERSION.LANG.txt) that add to or replace "
+        "the shipped ones, so a venue's lawyer can adjust texts without code.",
+    )
+    privacy_note_vi: str = Field(default="", max_length=4000, description="Extra /privacy text.")
+    privacy_note_en: str = Field(default="", max_length=4000, description="Extra /privacy text.")
+    kiosk_code_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=900,
+        description="How long the kiosk shows a new access code before clearing it.",
+    )
     retention_grace_days: float = Field(
         default=30.0,
         ge=0,
@@ -112,6 +187,25 @@ class Settings(BaseSettings):
     fault_point: str | None = Field(
         default=None, description="Testing only: crash the process at this named point."
     )
+
+    def placeholders(self) -> list[str]:
+        """The settings a deployment facing guests must fill in and has not: the
+        controller's legal name and the contact for privacy requests."""
+        missing = []
+        if self.controller.strip() in ("", DEFAULT_CONTROLLER):
+            missing.append("FACEKEEP_CONTROLLER")
+        if not self.privacy_contact.strip():
+            missing.append("FACEKEEP_PRIVACY_CONTACT")
+        return missing
+
+    def loopback_only(self) -> bool:
+        """True when ``serve`` listens on this machine only (development)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:
+            return False
 
     def vault_url(self) -> str:
         """URL of the template and consent database."""

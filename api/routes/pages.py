@@ -10,7 +10,6 @@ for the kiosk's live hint, the QR code of a customer's link, and the auditor's e
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 import zipfile
 from functools import lru_cache
@@ -25,7 +24,7 @@ from pydantic import Field
 
 from api.auth import Principal, authenticate, public, roles
 from api.forms import files, read_multipart
-from api.notices import available, notice_text
+from api.notices import latest_version, notice_for
 from api.problems import Problem
 from api.ratelimit import retry_after
 from api.schemas import Strict
@@ -75,21 +74,6 @@ def _env() -> Environment:
     )
 
 
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    """Natural order, so ``v10`` comes after ``v9``."""
-    return tuple(
-        (0, int(part)) if part.isdigit() else (1, part) for part in re.findall(r"\d+|\D+", version)
-    )
-
-
-def latest_notice_version(lang: str) -> str:
-    """The newest notice version shipped in ``lang``."""
-    versions = [v for v, lg in available() if lg == lang]
-    if not versions:
-        raise Problem("unknown_notice", f"no notice in {lang!r}")
-    return max(versions, key=_version_key)
-
-
 def _render(
     request: Request, template: str, page: str, asked_lang: str | None, **context: Any
 ) -> HTMLResponse:
@@ -120,15 +104,17 @@ def home(request: Request, lang: str | None = Lang) -> HTMLResponse:
 def kiosk_enrol(request: Request, lang: str | None = Lang) -> HTMLResponse:
     """The consent kiosk: notice, purposes, confirmation, then the photo."""
     lang = pick_lang(lang)
-    version = latest_notice_version(lang)
     settings = app_state(request).settings
+    version = latest_version(lang, settings.notices_dir)
     return _render(
         request,
         "kiosk.html",
         "kiosk",
         lang,
         notice_version=version,
-        notice_paragraphs=[p for p in notice_text(version, lang).split("\n\n") if p.strip()],
+        notice_paragraphs=[
+            p for p in notice_for(settings, version, lang).split("\n\n") if p.strip()
+        ],
         validity_days=VALIDITY_DAYS,
         default_validity=DEFAULT_VALIDITY_DAYS,
         grace_days=f"{settings.retention_grace_days:g}",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from api import credentials
 from api.auth import Principal, authenticate, roles
 from api.forms import files, read_multipart, text, text_list
-from api.notices import notice_text
+from api.notices import notice_for
 from api.operations import enroll_vectors, replace_access_code
 from api.problems import Problem
-from api.schemas import ENROL_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
+from api.schemas import ENROL_BODY, TEMPLATES_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
 from api.state import app_state
 from api.views import customer_json, erasure_json
 from vault import LANGUAGES, ConsentRequest
@@ -70,6 +69,7 @@ def create_kiosk(body: KioskIn, request: Request, principal: Principal = Auth) -
         venue=body.venue,
         purposes=tuple(body.purposes),
         label=body.label,
+        allow_embeddings=body.allow_embeddings,
     )
     return {"key": secret, **key.public()}
 
@@ -117,7 +117,7 @@ async def enrol(request: Request, principal: Principal = Auth) -> Any:
     consent = ConsentRequest(
         purposes=tuple(text_list(form, "purposes") + text_list(form, "purpose")),
         venues=tuple(venues),
-        notice_text=notice_text(version, lang),
+        notice_text=notice_for(st.settings, version, lang),
         notice_version=version,
         lang=lang,
         method=text(form, "method") or "staff-api",
@@ -127,10 +127,7 @@ async def enrol(request: Request, principal: Principal = Auth) -> Any:
     for venue in consent.venues:
         if not credentials.venue_enabled(st.runtime.vault.engine, venue):
             raise Problem("unknown_venue", f"no enabled venue {venue!r}")
-    images = await files(form, "image")
-    if not 1 <= len(images) <= 5:
-        raise Problem("invalid_request", "send 1 to 5 'image' files")
-    vectors = await asyncio.gather(*(st.images.enrolment_vector(b) for b in images))
+    vectors = await st.images.enrolment_vectors(await files(form, "image"))
     result = await run_in_threadpool(
         enroll_vectors, st.runtime, vectors, consent, actor=principal.actor(), customer_id=customer
     )
@@ -171,6 +168,27 @@ def get_customer(customer_id: str, request: Request) -> Any:
     """A customer's consents and template metadata (no biometric data)."""
     vault = app_state(request).runtime.vault
     return customer_json(vault.show(customer_id), vault.now())
+
+
+@router.put("/v1/customers/{customer_id}/templates", **roles("admin", body=TEMPLATES_BODY))
+async def staff_replace_templates(
+    customer_id: str, request: Request, principal: Principal = Auth
+) -> Any:
+    """Re-enrol at the counter: 1 to 5 new photos replace the customer's templates if they
+    show one person and the person enrolled (422 ``faces_differ`` otherwise). A customer
+    enrolled under an earlier face engine cannot be compared: staff, who see the person,
+    re-enrol them anyway, recorded as not verified."""
+    st = app_state(request)
+    form = await read_multipart(request, max_files=5)
+    vectors = await st.images.enrolment_vectors(await files(form, "image"))
+    ids = await run_in_threadpool(
+        st.runtime.vault.replace_templates,
+        customer_id,
+        vectors,
+        actor=principal.actor(),
+        unverified_ok=True,
+    )
+    return {"customer": customer_id, "templates": len(ids)}
 
 
 @router.post("/v1/customers/{customer_id}/revoke", **roles("admin"))
