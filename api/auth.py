@@ -31,6 +31,7 @@ class Principal:
     venue: str | None = None
     purposes: tuple[str, ...] = ()
     customer_id: str | None = None
+    allow_embeddings: bool = False  # a kiosk of a trusted edge device
 
     def actor(self) -> Actor:
         """The caller as recorded in audit events (ids only, never secrets)."""
@@ -69,7 +70,13 @@ async def authenticate(request: Request) -> Principal:
 
 
 def _key_principal(key: ApiKey) -> Principal:
-    return Principal(role=key.role, id=key.key_id, venue=key.venue, purposes=key.purposes)
+    return Principal(
+        role=key.role,
+        id=key.key_id,
+        venue=key.venue,
+        purposes=key.purposes,
+        allow_embeddings=key.allow_embeddings,
+    )
 
 
 def _authenticate_in_database(request: Request, token: str) -> Principal:

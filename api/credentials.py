@@ -46,6 +46,8 @@ class ApiKey:
     label: str
     created_at: datetime
     disabled_at: datetime | None
+    # A kiosk of a trusted edge device, which computes embeddings itself and may send them.
+    allow_embeddings: bool = False
 
     def public(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -57,6 +59,7 @@ class ApiKey:
             "label": self.label,
             "created_at": self.created_at.isoformat(),
             "disabled": self.disabled_at is not None,
+            "allow_embeddings": self.allow_embeddings,
         }
 
 
@@ -69,6 +72,7 @@ def _key(row: Any) -> ApiKey:
         label=row.label,
         created_at=row.created_at,
         disabled_at=row.disabled_at,
+        allow_embeddings=bool(row.allow_embeddings),
     )
 
 
@@ -118,10 +122,17 @@ def create_key(
     venue: str | None = None,
     purposes: tuple[str, ...] = (),
     label: str = "",
+    allow_embeddings: bool = False,
 ) -> tuple[str, ApiKey]:
-    """Make a key; returns the secret (shown once) and the stored record."""
+    """Make a key; returns the secret (shown once) and the stored record.
+
+    ``allow_embeddings`` (kiosk keys only) lets the kiosk send embeddings instead of
+    images: only for trusted edge devices, since an embedding sent by a client cannot be
+    told from one lifted from somewhere else."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if allow_embeddings and role != "kiosk":
+        raise ValueError("only kiosk keys may send embeddings")
     prefix = {"admin": "fka", "kiosk": "fkk", "auditor": "fku"}[role]
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     key_id = f"{role}_{secrets.token_hex(6)}"
@@ -135,6 +146,7 @@ def create_key(
                 purposes=json.dumps(sorted(set(purposes))),
                 label=label,
                 created_at=now,
+                allow_embeddings=allow_embeddings,
             )
         )
         append_event(
@@ -142,7 +154,13 @@ def create_key(
             ts=now,
             actor=actor,
             action="apikey.create",
-            details={"key_id": key_id, "role": role, "venue": venue, "purposes": sorted(purposes)},
+            details={
+                "key_id": key_id,
+                "role": role,
+                "venue": venue,
+                "purposes": sorted(purposes),
+                "allow_embeddings": allow_embeddings,
+            },
         )
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
     return secret, _key(row)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api.notices import notice_text
-from api.operations import enroll_images, match_image
+from api.operations import enroll_images, match_images
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
 from keys import KeyDestroyed
@@ -97,9 +97,9 @@ def run_demo(
                 )
 
             def probe(photo: str, purpose: str = "checkin") -> str | None:
-                hit = match_image(
+                hit = match_images(
                     runtime,
-                    (folder / photo).read_bytes(),
+                    [(folder / photo).read_bytes()],
                     purpose=purpose,
                     venue=VENUE,
                     actor=KIOSK,

@@ -18,8 +18,11 @@ class _InMemoryParser(MultiPartParser):
     spool_max_size = 1 << 40
 
 
-async def read_multipart(request: Request, *, max_files: int = 5) -> FormData:
-    """Parse a multipart body in memory (the body limit middleware caps its size)."""
+async def read_multipart(
+    request: Request, *, max_files: int = 5, too_many_files: Problem | None = None
+) -> FormData:
+    """Parse a multipart body in memory (the body limit middleware caps its size); more
+    than ``max_files`` files is answered with ``too_many_files`` if given."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         raise Problem("unsupported_media_type", "send multipart/form-data")
@@ -33,6 +36,9 @@ async def read_multipart(request: Request, *, max_files: int = 5) -> FormData:
     try:
         return await parser.parse()
     except MultiPartException as exc:
+        # Starlette tells "too many files" apart only by its message (tests pin it).
+        if too_many_files is not None and exc.message.startswith("Too many files"):
+            raise too_many_files from None
         raise Problem("invalid_request", f"malformed multipart body: {exc.message}") from None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
@@ -78,6 +79,12 @@ class ImageWork:
     async def enrolment_vector(self, data: bytes) -> npt.NDArray[np.float64]:
         """Embedding of the one face of an enrolment photo."""
         return np.asarray(await self._call("enrol", data), dtype=np.float64)
+
+    async def enrolment_vectors(self, images: Sequence[bytes]) -> list[npt.NDArray[np.float64]]:
+        """Embeddings of 1 to 5 enrolment photos of one guest, computed side by side."""
+        if not 1 <= len(images) <= 5:
+            raise Problem("invalid_request", "send 1 to 5 'image' files")
+        return list(await asyncio.gather(*(self.enrolment_vector(b) for b in images)))
 
     async def probe_vector(self, data: bytes) -> npt.NDArray[np.float64]:
         """Embedding of the largest face of a camera frame."""

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.notices import UnknownNotice
 from enroll import EnrollError
 from keys import KeysError
-from vault import VaultError
+from vault import FacesDiffer, VaultError
 
 log = logging.getLogger("facekeep.api")
 
@@ -26,6 +26,8 @@ STATUS_OF_CODE = {
     "multiple_faces": 422,
     "face_too_small": 422,
     "invalid_embedding": 422,
+    "faces_differ": 422,
+    "too_many_frames": 422,
     "invalid_request": 422,
     "unknown_notice": 422,
     "unknown_venue": 422,
@@ -33,11 +35,13 @@ STATUS_OF_CODE = {
     "invalid_json": 400,
     "unauthorized": 401,
     "forbidden": 403,
+    "embeddings_not_allowed": 403,
     "not_found": 404,
     "customer_not_found": 404,
     "consent_not_found": 404,
     "key_not_found": 404,
     "customer_exists": 409,
+    "reenrol_at_counter": 409,
     "enrolment_interrupted": 409,
     "customer_erased": 410,
     "key_destroyed": 410,
@@ -112,8 +116,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(VaultError)
     async def _vault(request: Request, exc: VaultError) -> JSONResponse:
+        # Which photos or frames differ, by position; never how far apart they are.
+        pairs = exc.pairs if isinstance(exc, FacesDiffer) else ()
+        extra: dict[str, Any] = {"pairs": [list(p) for p in pairs]} if pairs else {}
         return problem_response(
-            Problem(exc.code, str(exc), status=_domain_status(exc.code)), request
+            Problem(exc.code, str(exc), status=_domain_status(exc.code), **extra), request
         )
 
     @app.exception_handler(KeysError)

@@ -17,11 +17,13 @@ class Strict(BaseModel):
 
 
 class MatchAnswer(BaseModel):
-    """Either a consenting customer or only ``match: false``."""
+    """Either a consenting customer or only ``match: false``. Never a distance or score:
+    how close a face came would help someone probe the vault for a look-alike."""
+
+    model_config = ConfigDict(extra="forbid")
 
     match: bool
     customer: str | None = None
-    distance: float | None = None
     consent: str | None = None
 
 
@@ -34,6 +36,8 @@ class KioskIn(Strict):
     venue: str = Field(pattern=ID_PATTERN)
     purposes: list[Purpose] = Field(min_length=1, max_length=2)
     label: str = Field(default="", max_length=128)
+    # Only for trusted edge devices that compute embeddings themselves.
+    allow_embeddings: bool = Field(default=False, strict=True)
 
 
 class RevokeIn(Strict):
@@ -67,29 +71,32 @@ def _multipart(properties: dict[str, Any], required: list[str]) -> dict[str, Any
 
 _IMAGE = {"type": "string", "format": "binary"}
 
+_EMBEDDING = {"type": "array", "items": {"type": "number"}, "minItems": 128, "maxItems": 128}
+_FRAMES = {"minItems": 1, "maxItems": 5}
+
 MATCH_BODY: dict[str, Any] = {
     "required": True,
     "content": {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"image": _IMAGE, "purpose": {"type": "string"}},
+                "properties": {
+                    "image": {"type": "array", "items": _IMAGE, **_FRAMES},
+                    "purpose": {"type": "string"},
+                },
                 "required": ["image"],
             }
         },
+        # Only from kiosk keys of trusted edge devices (allow_embeddings).
         "application/json": {
             "schema": {
                 "type": "object",
                 "properties": {
-                    "embedding": {
-                        "type": "array",
-                        "items": {"type": "number"},
-                        "minItems": 128,
-                        "maxItems": 128,
-                    },
+                    "embedding": _EMBEDDING,
+                    "embeddings": {"type": "array", "items": _EMBEDDING, **_FRAMES},
                     "purpose": {"type": "string"},
                 },
-                "required": ["embedding"],
+                "oneOf": [{"required": ["embedding"]}, {"required": ["embeddings"]}],
             }
         },
     },

@@ -9,6 +9,8 @@ VaultError
  +-- ConsentNotFound       no such consent, or not this customer's
  +-- EnrolmentInterrupted  a recovering replica discarded this enrolment's key; retry
  +-- ModelMismatch         the vault serves templates of another face model
+ +-- FacesDiffer           photos or frames that should show one person show several
+ +-- ReenrolAtCounter      a retake cannot be compared with a template of the current model
 """
 
 from __future__ import annotations
@@ -99,3 +101,43 @@ class ModelMismatch(VaultError):
         )
         self.recorded = recorded
         self.configured = configured
+
+
+class FacesDiffer(VaultError):
+    """Photos (or frames) that must show one person do not: some pairs lie farther apart
+    than the match threshold, or new photos do not show the enrolled person.
+
+    ``pairs`` holds the 0-based positions of the photos that differ, in the order given
+    (empty when new photos were compared with the enrolled person). Distances are never
+    carried: they would tell a caller how close a face came.
+    """
+
+    code = "faces_differ"
+
+    def __init__(
+        self,
+        pairs: tuple[tuple[int, int], ...] = (),
+        *,
+        noun: str = "photos",
+        message: str | None = None,
+    ) -> None:
+        if message is None:
+            named = ", ".join(f"{i} and {j}" for i, j in pairs)
+            message = f"these {noun} do not show the same person: {named}"
+        super().__init__(message)
+        self.pairs = pairs
+
+
+class ReenrolAtCounter(VaultError):
+    """The customer holds no template of the vault's current face model (the vault changed
+    engine), so new photos cannot be checked against their face: only staff, who can see
+    the person, may re-enrol them."""
+
+    code = "reenrol_at_counter"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(
+            "your photos cannot be compared with the face enrolled earlier: "
+            "please re-enrol at a venue's counter"
+        )
+        self.customer_id = customer_id

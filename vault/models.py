@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from keys.db import UTCDateTime
@@ -126,6 +128,8 @@ api_keys = Table(
     Column("label", String(128), nullable=False, default=""),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("disabled_at", UTCDateTime(), nullable=True),
+    # Kiosk keys of trusted edge devices may send embeddings; every other key images only.
+    Column("allow_embeddings", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # An enrolment in progress: written before the customer's data key is made (the key store is
@@ -145,4 +149,65 @@ vault_settings = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# The register of data-subject requests (access, correction, withdrawal, objection,
+# erasure, restriction), with the deadlines the configured rules gave them when received.
+subject_requests = Table(
+    "subject_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("customer_id", String(64), nullable=True),  # unknown until staff identify them
+    Column("purpose", String(32), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("ack_due", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("completed_at", UTCDateTime(), nullable=True),
+    Column("status", String(16), nullable=False),  # open | acknowledged | completed | refused
+    Column("outcome", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("recorded_by", String(80), nullable=False),
+    Index("ix_subject_requests_status", "status"),
+    Index("ix_subject_requests_customer", "customer_id"),
+)
+
+# The breach register: one file per breach, kept for years after it closes.
+breaches = Table(
+    "breaches",
+    metadata,
+    Column("breach_id", String(32), primary_key=True),
+    Column("discovered_at", UTCDateTime(), nullable=False),
+    Column("occurred_from", UTCDateTime(), nullable=True),
+    Column("occurred_to", UTCDateTime(), nullable=True),
+    Column("scope", Text, nullable=False),  # canonical JSON: {"kind": ..., "values": [...]}
+    Column("description", Text, nullable=False),
+    Column("notify_due", UTCDateTime(), nullable=False),
+    Column("retain_until", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),  # open | closed
+    Column("contained_at", UTCDateTime(), nullable=True),
+    Column("authority_notified_at", UTCDateTime(), nullable=True),
+    Column("subjects_notified_at", UTCDateTime(), nullable=True),
+    Column("closed_at", UTCDateTime(), nullable=True),
+    Column("recorded_by", String(80), nullable=False),
+)
+
+breach_subjects = Table(
+    "breach_subjects",
+    metadata,
+    Column("breach_id", String(32), ForeignKey("breaches.breach_id"), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+)
+
+breach_steps = Table(
+    "breach_steps",
+    metadata,
+    Column("breach_id", String(32), ForeignKey("breaches.breach_id"), primary_key=True),
+    Column("step_no", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_by", String(80), nullable=False),
 )

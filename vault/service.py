@@ -9,7 +9,6 @@ sequence: mark the customer ``erasing`` and revoke everything, destroy the key, 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import secrets
 import threading
@@ -49,8 +48,10 @@ from vault.errors import (
     CustomerNotFound,
     EnrolmentInterrupted,
     InvalidRequest,
+    ReenrolAtCounter,
 )
-from vault.index import Batch, Grant, Hit, MatchIndex
+from vault.index import Batch, Grant, Hit
+from vault.likeness import require_one_person, require_same_person
 from vault.models import (
     audit_events,
     consent_purposes,
@@ -60,7 +61,9 @@ from vault.models import (
     metadata,
     templates,
 )
+from vault.partitions import PartitionedIndex
 from vault.receipts import ReceiptPolicy, SignedReceipt
+from vault.requests import ACTIONS as request_actions
 from vault.templates import (
     check_embedding,
     check_embeddings,
@@ -75,7 +78,10 @@ FaultHook = Callable[[str], None]
 ACTIVE, ERASING, ERASED = "active", "erasing", "erased"
 CHANNEL = "facekeep_changes"  # PostgreSQL NOTIFY channel: a customer's state changed
 # Events that change nothing another replica's index depends on.
-PASSIVE_ACTIONS = frozenset({"match", "receipt.consent", "receipt.destruction"})
+PASSIVE_ACTIONS = (
+    frozenset({"match", "receipt.consent", "receipt.destruction", "compliance.dpia"})
+    | request_actions
+)
 LOAD_CHUNK = 4_000  # customers decrypted per step of a cold start
 _AUDIT_QUEUE_LOCK = threading.Lock()
 # Which claimed consents are live (built once, so SQLAlchemy reuses its compiled form).
@@ -206,7 +212,7 @@ class Vault:
         self.model_version = model_version
         self.threshold = threshold
         self.margin = margin
-        self.index = MatchIndex()
+        self.index = PartitionedIndex()
         self._clock = clock
         self._fault = fault
         self._lock = threading.RLock()
@@ -422,15 +428,30 @@ class Vault:
         return receipt
 
     def replace_templates(
-        self, customer_id: str, embeddings: Sequence[object], *, actor: Actor
+        self,
+        customer_id: str,
+        embeddings: Sequence[object],
+        *,
+        actor: Actor,
+        unverified_ok: bool = False,
     ) -> tuple[str, ...]:
-        """Replace a customer's templates with new ones (the customer corrects their face)."""
+        """Replace a customer's templates with new photos of the same person (a retake).
+
+        The new embeddings must show one person, and the person enrolled: the nearest pair
+        of a new embedding and a current template lies within the match threshold.
+        Otherwise :class:`FacesDiffer`, and nothing changes. Without a template of the
+        vault's current model (the vault changed engine) nothing can be compared:
+        :class:`ReenrolAtCounter`, unless ``unverified_ok`` (staff, who see the person);
+        the audit event records whether the new face was ``verified``.
+        """
         vectors = check_embeddings(embeddings)
+        require_one_person(vectors, self.threshold)
         with self._lock:
             now = self._clock()
             template_ids = tuple(_new_id("t") for _ in vectors)
             with writing(self.engine) as conn:
                 row = self._active_customer(conn, customer_id)
+                verified = self._retake_verified(customer_id, vectors, unverified_ok)
                 sealed = [
                     seal_template(self.keys, customer_id, tid, self.model_version, v)
                     for tid, v in zip(template_ids, vectors, strict=True)
@@ -445,11 +466,28 @@ class Vault:
                     actor=actor,
                     action="templates.replace",
                     customer_id=customer_id,
-                    details={"removed": old, "added": len(template_ids)},
+                    details={"removed": old, "added": len(template_ids), "verified": verified},
                 )
             checkpoint_truncate(self.engine)
             self._index_customer(customer_id, vectors)
         return template_ids
+
+    def _retake_verified(
+        self, customer_id: str, vectors: Sequence[npt.NDArray[np.float32]], unverified_ok: bool
+    ) -> bool:
+        """Whether new photos were checked against the customer's current templates (raises
+        when they differ, or when they cannot be checked and ``unverified_ok`` is false).
+        Called with the customer's row locked, so no other retake or erase interleaves."""
+        try:
+            enrolled = [v for v in self.open_templates(customer_id) if v.shape == vectors[0].shape]
+        except (KeyDestroyed, KeyNotFound):
+            raise CustomerErased(customer_id) from None
+        if not enrolled:
+            if unverified_ok:
+                return False
+            raise ReenrolAtCounter(customer_id)
+        require_same_person(vectors, enrolled, self.threshold)
+        return True
 
     # -- matching ------------------------------------------------------------------------
 
@@ -466,9 +504,7 @@ class Vault:
         and unknown faces are all None."""
         vector = check_embedding(probe)
         now = self._clock()
-        hit = self.index.search(
-            vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
-        )
+        hit = self._search(vector, purpose, venue, now)
         if not audit:
             for _ in range(3):
                 if hit is None or not self.authoritative or self._still_allowed(hit, purpose, now):
@@ -502,11 +538,10 @@ class Vault:
         the wait for the durable audit event holds no thread."""
         vector = check_embedding(probe)
         now = self._clock()
-        search = functools.partial(self.index.search, vector, purpose=purpose, venue=venue, now=now)
-        if self.index.quick():
-            hit = search(threshold=self.threshold)
+        if self.index.quick(purpose=purpose, venue=venue):
+            hit = self._search(vector, purpose, venue, now)
         else:
-            hit = await asyncio.to_thread(search, threshold=self.threshold)
+            hit = await asyncio.to_thread(self._search, vector, purpose, venue, now)
         for _ in range(3):
             if hit is None:
                 break
@@ -528,8 +563,20 @@ class Vault:
     ) -> Hit | None:
         with self._lock:
             self._index_customer(hit.customer_id)
+        return self._search(vector, purpose, venue, now)
+
+    def _search(
+        self, vector: npt.NDArray[np.float32], purpose: str, venue: str, now: datetime
+    ) -> Hit | None:
+        """The one search every match path makes: the (venue, purpose) gallery, the
+        vault's threshold and margin."""
         return self.index.search(
-            vector, purpose=purpose, venue=venue, now=now, threshold=self.threshold
+            vector,
+            purpose=purpose,
+            venue=venue,
+            now=now,
+            threshold=self.threshold,
+            margin=self.margin,
         )
 
     def _match_event(

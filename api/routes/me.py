@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,7 +9,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, authenticate, roles
 from api.forms import files, read_multipart
-from api.problems import Problem
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
 from api.views import customer_json, erasure_json, match_history
@@ -69,13 +67,12 @@ def object_me(request: Request, body: ObjectionIn, principal: Principal = Auth) 
 
 @router.put("/v1/me/templates", **roles("customer", body=TEMPLATES_BODY))
 async def replace_my_templates(request: Request, principal: Principal = Auth) -> Any:
-    """Re-enrol: replace my templates with ones from new photos."""
+    """Retake my photos: 1 to 5 new photos of me replace my templates, if they show one
+    person and the person enrolled (422 ``faces_differ`` otherwise, nothing changes); 409
+    ``reenrol_at_counter`` when my enrolled face is of an earlier face engine."""
     st = app_state(request)
     form = await read_multipart(request, max_files=5)
-    images = await files(form, "image")
-    if not 1 <= len(images) <= 5:
-        raise Problem("invalid_request", "send 1 to 5 'image' files")
-    vectors = await asyncio.gather(*(st.images.enrolment_vector(b) for b in images))
+    vectors = await st.images.enrolment_vectors(await files(form, "image"))
     ids = await run_in_threadpool(
         st.runtime.vault.replace_templates, _me(principal), vectors, actor=principal.actor()
     )

@@ -8,6 +8,7 @@ under any pytest import mode.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -24,6 +25,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import numpy.typing as npt
 import pytest
 from PIL import Image
 
@@ -32,7 +34,7 @@ from api.app import create_app
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
-from enroll import FaceEmbedder
+from enroll import DEFAULT_ENGINE, Embedder, make_embedder
 from tests.storage import Clock
 from vault import SYSTEM, ConsentRequest
 
@@ -80,6 +82,27 @@ def photo(name: str, data: bytes) -> tuple[str, tuple[str, bytes, str]]:
     return ("image", (name, data, kind))
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real embedder of the engine a new vault serves (SFace), shared by the session:
+    the service under test and the embeddings tests send must come from one engine."""
+    return make_embedder(DEFAULT_ENGINE.name)
+
+
+@pytest.fixture(scope="session")
+def face_embedding(
+    embedder: Embedder, face_bytes: Callable[[str], bytes]
+) -> Callable[[str], npt.NDArray[np.float64]]:
+    """``face_embedding("obama_1")`` -> the default engine's read-only vector of the photo's
+    largest face (overrides the top-level fixture, whose embedder is dlib's)."""
+
+    @functools.cache
+    def by_stem(stem: str) -> npt.NDArray[np.float64]:
+        return embedder.embed_probe(face_bytes(stem)).vector
+
+    return lambda name: by_stem(Path(name).stem)
+
+
 class Service:
     """One facekeep deployment in a data directory, served through a TestClient.
 
@@ -89,7 +112,7 @@ class Service:
     def __init__(
         self,
         root: Path,
-        embedder: FaceEmbedder,
+        embedder: Embedder,
         urls: Any,
         *,
         clock: Clock | None = None,
@@ -150,9 +173,16 @@ class Service:
     # -- credentials ---------------------------------------------------------------------
 
     def key(
-        self, role: str, *, venue: str | None = None, purposes: Sequence[str] = (), label: str = ""
+        self,
+        role: str,
+        *,
+        venue: str | None = None,
+        purposes: Sequence[str] = (),
+        label: str = "",
+        allow_embeddings: bool = False,
     ) -> Key:
-        """A key made directly in the credential tables (as an operator would offline)."""
+        """A key made directly in the credential tables (as an operator would offline);
+        ``allow_embeddings`` makes a trusted edge device's kiosk key."""
         if venue is not None:
             credentials.ensure_venue(self.engine, venue, venue, self.now(), SYSTEM)
         secret, record = credentials.create_key(
@@ -163,6 +193,7 @@ class Service:
             venue=venue,
             purposes=tuple(purposes),
             label=label,
+            allow_embeddings=allow_embeddings,
         )
         return Key(secret, record.key_id)
 
@@ -175,15 +206,29 @@ class Service:
         )
         assert r.status_code == 201, r.text
 
-    def kiosk(self, venue: str, purposes: Sequence[str] = ("checkin",), label: str = "") -> Key:
-        """Make a kiosk key over HTTP (201; the key is in the answer once)."""
+    def kiosk(
+        self,
+        venue: str,
+        purposes: Sequence[str] = ("checkin",),
+        label: str = "",
+        *,
+        allow_embeddings: bool = False,
+    ) -> Key:
+        """Make a kiosk key over HTTP (201; the key is in the answer once);
+        ``allow_embeddings`` for a trusted edge device that may send embeddings."""
         r = self.client.post(
             "/v1/kiosks",
-            json={"venue": venue, "purposes": list(purposes), "label": label},
+            json={
+                "venue": venue,
+                "purposes": list(purposes),
+                "label": label,
+                "allow_embeddings": allow_embeddings,
+            },
             headers=self.admin.headers,
         )
         assert r.status_code == 201, r.text
         body = r.json()
+        assert body["allow_embeddings"] is allow_embeddings
         return Key(body["key"], body["id"])
 
     # -- enrolment -----------------------------------------------------------------------
@@ -261,14 +306,25 @@ class Service:
         image: tuple[str, bytes] | None = None,
         embedding: Any = None,
         purpose: str | None = None,
+        images: Sequence[tuple[str, bytes]] = (),
+        embeddings: Sequence[Any] = (),
     ) -> httpx.Response:
-        """POST /v1/match with an image (multipart) or an embedding (JSON)."""
-        if image is not None:
+        """POST /v1/match with an image or several frames (multipart), or an embedding or
+        several (JSON; the kiosk key must allow embeddings)."""
+        frames = [image] if image is not None else list(images)
+        if frames:
             data = {"purpose": purpose} if purpose else {}
             return self.client.post(
-                "/v1/match", headers=kiosk.headers, files=[photo(*image)], data=data
+                "/v1/match",
+                headers=kiosk.headers,
+                files=[photo(*frame) for frame in frames],
+                data=data,
             )
-        body: dict[str, Any] = {"embedding": [float(x) for x in embedding]}
+        body: dict[str, Any]
+        if embeddings:
+            body = {"embeddings": [[float(x) for x in e] for e in embeddings]}
+        else:
+            body = {"embedding": [float(x) for x in embedding]}
         if purpose:
             body["purpose"] = purpose
         return self.client.post("/v1/match", headers=kiosk.headers, json=body)
@@ -292,9 +348,7 @@ class Service:
 
 
 @pytest.fixture(scope="session")
-def open_service(
-    embedder: FaceEmbedder, new_db_urls: Callable[[Path], Any]
-) -> Callable[..., Service]:
+def open_service(embedder: Embedder, new_db_urls: Callable[[Path], Any]) -> Callable[..., Service]:
     """``open_service(root, clock=..., **settings)`` -> a started Service (call close()),
     on fresh databases of the engine under test (SQLite files in ``root`` by default)."""
 

@@ -53,7 +53,7 @@ def test_a_new_code_replaces_the_old_one_at_once(svc, photos, problem) -> None:
 def test_the_customer_can_use_the_new_code_to_revoke(svc, photos, face_embedding) -> None:
     customer = svc.enrol([photos("obama_1.jpg")], customer="revoke-obama")
     code = _new_code(svc, customer.id).json()["access_code"]
-    kiosk = svc.kiosk(VENUE)
+    kiosk = svc.kiosk(VENUE, allow_embeddings=True)
     assert svc.match(kiosk, embedding=face_embedding("obama_2")).json()["match"] is True
     r = svc.client.post("/v1/me/revoke", json={}, headers={"Authorization": f"Bearer {code}"})
     assert r.status_code == 200, r.text

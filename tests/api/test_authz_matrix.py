@@ -139,7 +139,9 @@ class Fixtures:
         if caller == "auditor":
             return svc.key("auditor").secret
         if caller == "kiosk":
-            return svc.key("kiosk", venue=VENUE, purposes=("checkin",)).secret
+            # A trusted edge device's key: the match request below sends an embedding.
+            key = svc.key("kiosk", venue=VENUE, purposes=("checkin",), allow_embeddings=True)
+            return key.secret
         if caller == "customer":
             return self.customer().code
         if caller == "wrong-token":
@@ -179,6 +181,7 @@ class Fixtures:
             ("POST", "/v1/me/revoke"): {"json": {}},
             ("POST", "/v1/me/objections"): {"json": {}},
             ("PUT", "/v1/me/templates"): {"files": image},
+            ("PUT", "/v1/customers/{customer_id}/templates"): {"files": image},
             ("POST", "/v1/faces/count"): {"files": image},
             ("POST", "/v1/pages/customer-link"): {"json": {"code": "ABCD-EFGH-JKMN-PQRS-TUVW"}},
         }
@@ -221,20 +224,20 @@ def test_authorisation_matrix(svc, openapi, face_embedding, face_bytes) -> None:
 def test_a_kiosk_cannot_name_a_purpose_it_does_not_have(
     svc, face_embedding, photos, problem
 ) -> None:
-    kiosk = svc.kiosk(VENUE, ("checkin",))
+    kiosk = svc.kiosk(VENUE, ("checkin",), allow_embeddings=True)
     vector = face_embedding("obama_1")
     problem(svc.match(kiosk, embedding=vector, purpose="marketing"), 403, "forbidden")
     problem(svc.match(kiosk, image=photos("obama_2.jpg"), purpose="marketing"), 403, "forbidden")
     problem(svc.match(kiosk, embedding=vector, purpose="surveillance"), 403, "forbidden")
     assert svc.match(kiosk, embedding=vector, purpose="checkin").status_code == 200
-    marketing = svc.kiosk(VENUE, ("marketing",))
+    marketing = svc.kiosk(VENUE, ("marketing",), allow_embeddings=True)
     problem(svc.match(marketing, embedding=vector, purpose="checkin"), 403, "forbidden")
     assert svc.match(marketing, embedding=vector).status_code == 200
 
 
 def test_a_disabled_kiosk_key_gets_401(svc, face_embedding, problem) -> None:
-    kiosk = svc.kiosk(VENUE)
-    other = svc.kiosk(VENUE)
+    kiosk = svc.kiosk(VENUE, allow_embeddings=True)
+    other = svc.kiosk(VENUE, allow_embeddings=True)
     vector = face_embedding("obama_1")
     assert svc.match(kiosk, embedding=vector).status_code == 200
     r = svc.client.post(f"/v1/kiosks/{kiosk.id}/disable", headers=svc.admin.headers)
@@ -276,8 +279,11 @@ def test_a_key_made_offline_with_the_cli_works_without_restart(
         assert done.returncode == 0, (done.stdout, done.stderr)
         return one_json_line(done.stdout)
 
-    made = cli("create-kiosk", "--venue", "offline-venue", "--purpose", "checkin")
+    made = cli(
+        "create-kiosk", "--venue", "offline-venue", "--purpose", "checkin", "--allow-embeddings"
+    )
     assert made["role"] == "kiosk" and made["venue"] == "offline-venue"
+    assert made["allow_embeddings"] is True
     kiosk = {"Authorization": f"Bearer {made['key']}"}
     vector = [float(x) for x in face_embedding("obama_1")]
     # The running app sees the new key (and the venue the CLI registered) at once.
@@ -290,12 +296,12 @@ def test_a_key_made_offline_with_the_cli_works_without_restart(
 
     # The app's own view agrees: the kiosk is listed, made by the command line.
     r = svc.client.get("/v1/kiosks", headers=svc.admin.headers)
-    assert made["id"] in {k["id"] for k in r.json()["kiosks"]}
+    assert {k["id"]: k["allow_embeddings"] for k in r.json()["kiosks"]}[made["id"]] is True
     assert made["key"] not in r.text
 
 
 def test_an_access_code_never_reaches_another_customers_data(svc, face_embedding, problem) -> None:
-    kiosk = svc.kiosk(VENUE)
+    kiosk = svc.kiosk(VENUE, allow_embeddings=True)
     a = svc.enrol_vectors([face_embedding("kit_harington_1")], customer="iso-kit")
     b = svc.enrol_vectors([face_embedding("rose_leslie_1")], customer="iso-rose")
     me = svc.client.get("/v1/me", headers=a.headers)

@@ -119,7 +119,13 @@ def test_revocation_and_erasure_take_effect_at_once_under_load(
         now = runtime.vault.now()
         credentials.ensure_venue(engine, VENUE, VENUE, now, SYSTEM)
         kiosk, _ = credentials.create_key(
-            engine, role="kiosk", now=now, actor=SYSTEM, venue=VENUE, purposes=("checkin",)
+            engine,
+            role="kiosk",
+            now=now,
+            actor=SYSTEM,
+            venue=VENUE,
+            purposes=("checkin",),
+            allow_embeddings=True,  # a trusted edge device, so the load is cheap to send
         )
         consent = ConsentRequest(
             purposes=("checkin",),

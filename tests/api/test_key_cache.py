@@ -101,7 +101,7 @@ def test_the_cache_is_bounded(svc) -> None:
 def test_over_http_a_key_disabled_by_another_process_stops_within_a_second(
     svc, face_embedding, problem
 ) -> None:
-    kiosk = svc.kiosk(VENUE)
+    kiosk = svc.kiosk(VENUE, allow_embeddings=True)
     vector = face_embedding("obama_1")
     assert svc.match(kiosk, embedding=vector).status_code == 200
     _disable_elsewhere(svc, kiosk.id)
@@ -121,7 +121,7 @@ def test_over_http_a_key_disabled_by_another_process_stops_within_a_second(
 def test_over_http_the_cache_can_be_turned_off(make_service, face_embedding, problem) -> None:
     svc = make_service(match_rate=0, key_cache_seconds=0)
     svc.venue(VENUE)
-    kiosk = svc.kiosk(VENUE)
+    kiosk = svc.kiosk(VENUE, allow_embeddings=True)
     vector = face_embedding("obama_1")
     assert svc.match(kiosk, embedding=vector).status_code == 200
     _disable_elsewhere(svc, kiosk.id)

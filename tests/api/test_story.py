@@ -26,9 +26,15 @@ def test_the_whole_story(
 
     # 1. The operator registers a venue and a kiosk; the kiosk key is shown once.
     svc.venue("hcm-1", "District 1")
+    # It runs on a trusted edge device, so it may send embeddings as well as images.
     r = client.post(
         "/v1/kiosks",
-        json={"venue": "hcm-1", "purposes": ["checkin", "marketing"], "label": "front desk"},
+        json={
+            "venue": "hcm-1",
+            "purposes": ["checkin", "marketing"],
+            "label": "front desk",
+            "allow_embeddings": True,
+        },
         headers=admin.headers,
     )
     assert r.status_code == 201, r.text
@@ -37,9 +43,12 @@ def test_the_whole_story(
     assert created["venue"] == "hcm-1"
     assert created["purposes"] == ["checkin", "marketing"]
     assert created["role"] == "kiosk" and created["disabled"] is False
+    assert created["allow_embeddings"] is True
     listing = client.get("/v1/kiosks", headers=admin.headers)
     assert listing.status_code == 200
-    assert [k["id"] for k in listing.json()["kiosks"]] == [kiosk_id]
+    assert [(k["id"], k["allow_embeddings"]) for k in listing.json()["kiosks"]] == [
+        (kiosk_id, True)
+    ]
     assert kiosk_secret not in listing.text, "the kiosk secret is shown more than once"
     kiosk = auth(kiosk_secret)
 
@@ -79,9 +88,7 @@ def test_the_whole_story(
         return resp.json()
 
     hit = match(image=photos("obama_2.jpg"))
-    assert set(hit) == {"match", "customer", "distance", "consent"}
-    assert hit["match"] is True and hit["customer"] == "guest-obama"
-    assert hit["consent"] == obama["consent"] and 0 <= hit["distance"] < 0.5
+    assert hit == {"match": True, "customer": "guest-obama", "consent": obama["consent"]}
     assert match(image=photos("biden_2.jpg"))["customer"] == biden["customer"]
     assert match(embedding=as_json(face_embedding("obama_3")))["customer"] == "guest-obama"
     hit = match(embedding=as_json(face_embedding("biden_2")))
@@ -144,9 +151,15 @@ def test_the_whole_story(
     )
     assert biden["customer"] not in r.text
 
-    # 6. Obama corrects their face: new templates replace the old ones.
+    # 6. Obama retakes their photos: new templates of the same face replace the old ones.
+    # How near a probe came is for auditors only: the match event keeps the distance.
+    def last_distance() -> float:
+        [*_, last] = [e for e in svc.events() if e["action"] == "match"]
+        return float(last["details"]["distance"])
+
     old_ids = {t["id"] for t in me["templates"]["items"]}
-    before = match(embedding=as_json(face_embedding("obama_3")))["distance"]
+    assert match(embedding=as_json(face_embedding("obama_3")))["customer"] == "guest-obama"
+    before = last_distance()
     r = client.put("/v1/me/templates", headers=obama_code, files=[("image", photos("obama_3.jpg"))])
     assert r.status_code == 200, r.text
     assert r.json() == {"customer": "guest-obama", "templates": 1}
@@ -154,8 +167,8 @@ def test_the_whole_story(
     assert me["templates"]["count"] == 1
     assert not old_ids & {t["id"] for t in me["templates"]["items"]}
     after = match(embedding=as_json(face_embedding("obama_3")))
-    assert after["customer"] == "guest-obama"
-    assert before > 0.2 and after["distance"] < 0.05, (before, after)
+    assert after == {"match": True, "customer": "guest-obama", "consent": obama["consent"]}
+    assert before > 0.2 and last_distance() < 0.05, (before, last_distance())
 
     # 7. Biden withdraws consent with the access code; matching stops at once.
     r = client.post("/v1/me/revoke", headers=biden_code)
@@ -222,7 +235,7 @@ def test_the_whole_story(
     assert begin["seq"] < complete["seq"]
     assert complete["details"]["key_ids"] == [biden["key_id"]]
     [replace] = only("templates.replace", "guest-obama")
-    assert replace["details"] == {"removed": 2, "added": 1}
+    assert replace["details"] == {"removed": 2, "added": 1, "verified": True}
     creations = [e for e in events if e["action"] == "apikey.create"]
     assert {e["details"]["key_id"] for e in creations} >= {admin.id, auditor.id, kiosk_id}
     assert all(len(e["leaf_hash"]) == 64 for e in events)
@@ -245,7 +258,7 @@ def test_unknown_revoked_expired_and_erased_faces_get_the_same_bytes(
     clock = clock_type()
     svc = make_service(clock=clock)
     svc.venue("hcm-1")
-    kiosk = svc.kiosk("hcm-1")
+    kiosk = svc.kiosk("hcm-1", allow_embeddings=True)
     kit = svc.enrol([photos("kit_harington_1.jpg")])
     rose = svc.enrol([photos("rose_leslie_1.jpg")], expires_days=1)
     alex = svc.enrol([photos("alex_lacamoire_1.jpg")])
@@ -294,7 +307,8 @@ def test_a_kiosk_only_sees_customers_who_consented_at_its_venue(
     svc = make_service()
     svc.venue("hcm-1")
     svc.venue("hn-2")
-    here, there = svc.kiosk("hcm-1"), svc.kiosk("hn-2")
+    here = svc.kiosk("hcm-1", allow_embeddings=True)
+    there = svc.kiosk("hn-2", allow_embeddings=True)
     obama = svc.enrol([photos("obama_1.jpg")], venues=("hcm-1",))
     probe = face_embedding("obama_2")
     assert svc.match(here, embedding=probe).json()["customer"] == obama.id
@@ -308,7 +322,7 @@ def test_a_kiosk_only_sees_customers_who_consented_at_its_venue(
 def test_revoking_one_purpose_with_the_access_code(make_service, photos, face_embedding) -> None:
     svc = make_service()
     svc.venue("hcm-1")
-    kiosk = svc.kiosk("hcm-1", ("checkin", "marketing"))
+    kiosk = svc.kiosk("hcm-1", ("checkin", "marketing"), allow_embeddings=True)
     kit = svc.enrol([photos("kit_harington_1.jpg")], purposes=("checkin", "marketing"))
     probe = face_embedding("kit_harington_2")
     r = svc.client.post("/v1/me/revoke", json={"purpose": "checkin"}, headers=kit.headers)
