@@ -340,6 +340,48 @@ def _select(batch: Batch, keep: list[int]) -> Batch:
     )
 
 
+class Loader:
+    """One bulk load in progress (see :meth:`MatchIndex.start_load`)."""
+
+    def __init__(self, index: MatchIndex, builder: _Builder | None) -> None:
+        self.index = index
+        self.builder = builder
+        self.loaded = 0
+        self.began = time.perf_counter()
+
+    def feed(self, batch: Batch) -> int:
+        """Put a batch of customers; returns how many templates it added."""
+        index = self.index
+        with index._lock:
+            if index._entries:
+                for customer_id in batch.customer_ids:
+                    if customer_id in index._entries:
+                        index.remove(customer_id)
+            keep = [i for i, grants in enumerate(batch.grants) if grants]
+            if len(set(batch.customer_ids)) != len(batch.customer_ids):
+                raise ValueError("a customer appears twice in one batch")
+            if len(keep) < len(batch.grants):
+                batch = _select(batch, keep)
+            added = index._place(batch)
+        self.loaded += added
+        return added
+
+    def finish(self) -> None:
+        """Wait for the approximate index being built alongside, and put it in place."""
+        fed = time.perf_counter()
+        if self.builder is not None:
+            self.builder.close()
+            self.builder.thread.join()
+        log.info(
+            "bulk load: %d templates in %.1f s, then %.1f s finishing the approximate index",
+            self.loaded,
+            fed - self.began,
+            time.perf_counter() - fed,
+        )
+        with self.index._lock:
+            self.index._maybe_build()
+
+
 class MatchIndex:
     """1:N search over float32 templates, with per-customer grants.
 
@@ -531,40 +573,31 @@ class MatchIndex:
         """Put many customers (each like :meth:`put`), building the approximate index on
         another thread while ``batches`` is still being produced; returns when it is in
         place. ``expected`` is about how many templates will come (to size things)."""
+        loader = self.start_load(expected)
+        try:
+            for batch in batches:
+                loader.feed(batch)
+        finally:
+            loader.finish()
+        return loader.loaded
+
+    def start_load(self, expected: int = 0) -> Loader:
+        """Begin a bulk load fed batch by batch (:meth:`bulk_load` in steps, so a caller
+        can feed several indexes from one pass over the data)."""
         self.wait_for_ann()
         with self._lock:
             self.reserve(self._top + expected)
             total = self._live + expected
             builder = self._start_build(total, closed=False) if total >= self.ann_min else None
-        loaded = 0
-        began = time.perf_counter()
-        try:
-            for batch in batches:
-                with self._lock:
-                    if self._entries:
-                        for customer_id in batch.customer_ids:
-                            if customer_id in self._entries:
-                                self.remove(customer_id)
-                    keep = [i for i, grants in enumerate(batch.grants) if grants]
-                    if len(set(batch.customer_ids)) != len(batch.customer_ids):
-                        raise ValueError("a customer appears twice in one batch")
-                    if len(keep) < len(batch.grants):
-                        batch = _select(batch, keep)
-                    loaded += self._place(batch)
-        finally:
-            fed = time.perf_counter()
-            if builder is not None:
-                builder.close()
-                builder.thread.join()
-            log.info(
-                "bulk load: %d templates in %.1f s, then %.1f s finishing the approximate index",
-                loaded,
-                fed - began,
-                time.perf_counter() - fed,
-            )
+        return Loader(self, builder)
+
+    def vectors_of(self, customer_id: str) -> F32 | None:
+        """A copy of a customer's templates, or None if absent."""
         with self._lock:
-            self._maybe_build()
-        return loaded
+            entry = self._entries.get(customer_id)
+            if entry is None:
+                return None
+            return self._vectors[np.array(entry.rows, dtype=np.int64)].copy()
 
     def stats(self) -> dict[str, Any]:
         """What the index holds and how it searches (for metrics and benchmarks)."""
@@ -606,14 +639,23 @@ class MatchIndex:
         venue: str,
         now: datetime,
         threshold: float,
+        margin: float = 0.0,
+        nearest_only: bool = False,
         exact: bool = False,
     ) -> Hit | None:
         """Best customer within ``threshold`` whose grant covers purpose and venue at ``now``.
 
-        ``exact`` forces a scan of every row (otherwise used below ``ann_min`` templates).
+        With ``margin``, the best customer must also be at least ``margin`` nearer than the
+        second-best customer, or nothing matches (two people alike). With
+        ``nearest_only`` (an index that holds one venue and purpose), only the nearest
+        customer is judged: if their grant has expired nothing matches, by the same path
+        and work as a stranger's probe. Otherwise customers whose grants do not cover the
+        probe are skipped, and if every nearby candidate is skipped the search scans
+        every row. ``exact`` forces a scan of every row (otherwise used below ``ann_min``
+        templates).
         """
         q = np.asarray(probe, dtype=np.float32).reshape(DIM)
-        t2 = float(threshold) * float(threshold)
+        rule = _Rule(float(threshold), float(margin), nearest_only, purpose, venue, now)
         with self._lock:
             ann = self._ann if not exact and self._uses_ann() else None
         # FAISS only proposes rows; everything it says is checked against the matrix below,
@@ -629,45 +671,84 @@ class MatchIndex:
                 if rows.size:
                     diff = self._vectors[rows] - q
                     d2 = np.einsum("ij,ij->i", diff, diff)
-                    hit, refused = self._best(rows, d2, t2, q, purpose, venue, now)
+                    hit, refused = self._best(rows, d2, q, rule)
                     if hit is not None or not refused:
                         return hit
                 # Nothing proposed, or every nearby candidate is ineligible: scan all.
-            return self._exact(q, t2, purpose, venue, now)
+            return self._exact(q, rule)
 
-    def _exact(self, q: F32, t2: float, purpose: str, venue: str, now: datetime) -> Hit | None:
+    def _exact(self, q: F32, rule: _Rule) -> Hit | None:
         top = self._top
         d2 = self._norms[:top] - 2.0 * (self._vectors[:top] @ q) + float(np.dot(q, q))
-        rows = np.flatnonzero(d2 <= t2)
-        return self._best(rows, d2[rows], t2, q, purpose, venue, now)[0]
+        rows = np.flatnonzero(d2 <= rule.reach2)
+        return self._best(rows, d2[rows], q, rule)[0]
 
     def _best(
         self,
         rows: npt.NDArray[np.integer],
         d2: npt.NDArray[np.floating],
-        t2: float,
         q: F32,
-        purpose: str,
-        venue: str,
-        now: datetime,
+        rule: _Rule,
     ) -> tuple[Hit | None, bool]:
-        """The nearest eligible customer among ``rows`` within the threshold, and whether
-        any customer within the threshold was refused for their grants."""
-        within = d2 <= t2
-        if not within.any():
+        """The match among ``rows`` under ``rule``, and whether a customer within the
+        threshold was skipped for their grants (only when not ``nearest_only``)."""
+        near = d2 <= rule.reach2
+        if not near.any():
             return None, False
-        rows, d2 = rows[within], d2[within]
-        seen: set[int] = set()
+        rows, d2 = rows[near], d2[near]
+        # Customers in order of their nearest row: the first two decide the margin.
+        seen: list[int] = []
         for i in np.argsort(d2, kind="stable"):
-            row = int(rows[i])
-            slot = int(self._owner[row])
-            if slot < 0 or slot in seen:
-                continue
-            seen.add(slot)
+            slot = int(self._owner[int(rows[i])])
+            if slot >= 0 and slot not in seen:
+                seen.append(slot)
+                if rule.nearest_only and len(seen) == 2:
+                    break
+        if not seen:
+            return None, False
+        best_d = _nearest(self, rows, q, seen)
+        refused = False
+        for place, slot in enumerate(seen):
+            if best_d[place] > rule.threshold:
+                break
+            alike = place + 1 < len(seen) and best_d[place + 1] - best_d[place] < rule.margin
+            if rule.margin > 0 and alike:
+                return None, False  # two customers alike: naming either could be wrong
             customer_id = self._customer_of[slot]
             assert customer_id is not None
             for grant in self._entries[customer_id].grants:
-                if grant.allows(purpose, venue, now):
-                    distance = float(np.linalg.norm(self._vectors[row] - q))
-                    return Hit(customer_id, distance, grant.consent_id), False
-        return None, bool(seen)
+                if grant.allows(rule.purpose, rule.venue, rule.now):
+                    return Hit(customer_id, best_d[place], grant.consent_id), False
+            if rule.nearest_only:
+                return None, False  # expired: exactly what a stranger gets
+            refused = True
+        return None, refused
+
+
+class _Rule(NamedTuple):
+    """How a search decides: distances, margin, and whose grants count."""
+
+    threshold: float
+    margin: float
+    nearest_only: bool
+    purpose: str
+    venue: str
+    now: datetime
+
+    @property
+    def reach2(self) -> float:
+        """Squared distance within which customers take part (threshold plus margin)."""
+        return (self.threshold + self.margin) ** 2
+
+
+def _nearest(
+    index: MatchIndex, rows: npt.NDArray[np.integer], q: F32, slots: list[int]
+) -> list[float]:
+    """Each slot's nearest distance to ``q`` among ``rows``, computed exactly (the
+    scan's expanded form is only good for ranking)."""
+    owners = index._owner[rows]
+    out = []
+    for slot in slots:
+        diff = index._vectors[rows[owners == slot]] - q
+        out.append(float(np.sqrt(np.min(np.einsum("ij,ij->i", diff, diff)))))
+    return out
