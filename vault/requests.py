@@ -1,0 +1,395 @@
+"""The register of data-subject requests: access, correction, withdrawal, objection,
+erasure and restriction, each with the date received and the deadlines the configured
+rules give it (by default: acknowledge within 2 working days, complete within 15 days).
+
+Requests made on the guest's own page are recorded already completed; requests made at
+the counter, by telephone or by letter are entered by staff and completed later. Every
+change is an audit event written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+
+from keys.db import writing
+from vault.audit import Actor, append_event
+from vault.consent import check_id
+from vault.errors import InvalidRequest, VaultError
+from vault.models import subject_requests
+
+KINDS = ("access", "correction", "withdrawal", "objection", "erasure", "restriction")
+CHANNELS = ("self-service", "counter", "phone", "letter", "email", "authority")
+OPEN, ACKNOWLEDGED, COMPLETED, REFUSED = "open", "acknowledged", "completed", "refused"
+PENDING = (OPEN, ACKNOWLEDGED)
+# Audit actions of the register; they change nothing a match index depends on.
+ACTIONS = frozenset({"request.open", "request.acknowledge", "request.complete", "request.refuse"})
+MAX_TEXT = 2000
+
+
+class RequestNotFound(VaultError):
+    """No request with this id."""
+
+    code = "request_not_found"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"no request {request_id!r}")
+
+
+class RequestClosed(VaultError):
+    """The request was already completed or refused."""
+
+    code = "request_closed"
+
+    def __init__(self, request_id: str, status: str) -> None:
+        super().__init__(f"request {request_id!r} is already {status}")
+
+
+@dataclass(frozen=True)
+class RequestRules:
+    """How deadlines are counted. Working days skip Saturdays, Sundays and ``holidays``,
+    counted in the venues' local time (``utc_offset``); a deadline is the end of its day."""
+
+    ack_working_days: int = 2
+    complete_days: int = 15
+    utc_offset: timedelta = timedelta(hours=7)
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    def _local_day(self, at: datetime) -> date:
+        return at.astimezone(timezone(self.utc_offset)).date()
+
+    def _end_of(self, day: date) -> datetime:
+        local = datetime.combine(day, time.max, tzinfo=timezone(self.utc_offset))
+        return local.replace(microsecond=0).astimezone(UTC)
+
+    def working_day(self, day: date) -> bool:
+        """Whether ``day`` is a working day."""
+        return day.weekday() < 5 and day not in self.holidays
+
+    def ack_due(self, received: datetime) -> datetime:
+        """End of the last working day on which the request may be acknowledged."""
+        day = self._local_day(received)
+        left = self.ack_working_days
+        while left > 0:
+            day += timedelta(days=1)
+            if self.working_day(day):
+                left -= 1
+        return self._end_of(day)
+
+    def complete_due(self, received: datetime) -> datetime:
+        """End of the last day on which the request may be completed."""
+        return self._end_of(self._local_day(received) + timedelta(days=self.complete_days))
+
+
+@dataclass(frozen=True)
+class SubjectRequest:
+    """One request in the register."""
+
+    request_id: str
+    kind: str
+    channel: str
+    customer_id: str | None
+    purpose: str | None
+    received_at: datetime
+    ack_due: datetime
+    due_at: datetime
+    acknowledged_at: datetime | None
+    completed_at: datetime | None
+    status: str
+    outcome: str | None
+    note: str | None
+    recorded_by: str
+
+    def late(self, now: datetime) -> list[str]:
+        """The deadlines this request has missed (``acknowledge``, ``complete``)."""
+        missed = []
+        acked = self.acknowledged_at or self.completed_at
+        if (acked or now) > self.ack_due:
+            missed.append("acknowledge")
+        if (self.completed_at or now) > self.due_at:
+            missed.append("complete")
+        return missed
+
+    def next_deadline(self) -> datetime | None:
+        """The next deadline of an open request (None once it is closed)."""
+        if self.status not in PENDING:
+            return None
+        return self.ack_due if self.status == OPEN else self.due_at
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The request as JSON, with what is late and the time left."""
+        deadline = self.next_deadline()
+        return {
+            "request": self.request_id,
+            "kind": self.kind,
+            "channel": self.channel,
+            "customer": self.customer_id,
+            "purpose": self.purpose,
+            "status": self.status,
+            "received_at": self.received_at.isoformat(),
+            "acknowledge_by": self.ack_due.isoformat(),
+            "complete_by": self.due_at.isoformat(),
+            "acknowledged_at": _iso(self.acknowledged_at),
+            "completed_at": _iso(self.completed_at),
+            "outcome": self.outcome,
+            "note": self.note,
+            "recorded_by": self.recorded_by,
+            "late": self.late(now),
+            "next_deadline": _iso(deadline),
+            "hours_left": None if deadline is None else _hours(deadline - now),
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _hours(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
+
+
+def _text(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > MAX_TEXT or "\x00" in value:
+        raise InvalidRequest(f"{name} must be at most {MAX_TEXT} characters, without NUL")
+    return value or None
+
+
+def _row(row: Any) -> SubjectRequest:
+    return SubjectRequest(**{c: getattr(row, c) for c in subject_requests.c.keys()})  # noqa: SIM118
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class RequestRegister:
+    """Data-subject requests of one deployment."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        rules: RequestRules | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.engine = engine
+        self.rules = rules or RequestRules()
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """The register's clock."""
+        return self._clock()
+
+    def open(
+        self,
+        *,
+        kind: str,
+        channel: str,
+        actor: Actor,
+        customer_id: str | None = None,
+        purpose: str | None = None,
+        received_at: datetime | None = None,
+        note: str | None = None,
+    ) -> SubjectRequest:
+        """Record a request received (now, or at ``received_at`` for a letter that came
+        earlier) with its deadlines."""
+        now = self._clock()
+        received = received_at or now
+        if received.tzinfo is None:
+            raise InvalidRequest("received_at needs a time zone", code="invalid_time")
+        if received > now + timedelta(minutes=5):
+            raise InvalidRequest("received_at is in the future", code="invalid_time")
+        values = self._checked(kind, channel, customer_id, purpose)
+        values.update(
+            request_id="dsr_" + secrets.token_hex(8),
+            received_at=received,
+            ack_due=self.rules.ack_due(received),
+            due_at=self.rules.complete_due(received),
+            status=OPEN,
+            note=_text(note, "note"),
+            recorded_by=f"{actor.role}:{actor.id}"[:80],
+        )
+        with writing(self.engine) as conn:
+            conn.execute(subject_requests.insert().values(**values))
+            append_event(
+                conn,
+                ts=now,
+                actor=actor,
+                action="request.open",
+                customer_id=customer_id,
+                details={
+                    "request": values["request_id"],
+                    "kind": kind,
+                    "channel": channel,
+                    "purpose": purpose,
+                    "received_at": received.isoformat(),
+                    "acknowledge_by": values["ack_due"].isoformat(),
+                    "complete_by": values["due_at"].isoformat(),
+                },
+            )
+        return self.get(values["request_id"])
+
+    def record_completed(
+        self,
+        *,
+        kind: str,
+        customer_id: str,
+        actor: Actor,
+        outcome: str,
+        purpose: str | None = None,
+        channel: str = "self-service",
+    ) -> SubjectRequest:
+        """Record a request that facekeep completed at once (on the guest's own page)."""
+        request = self.open(
+            kind=kind, channel=channel, actor=actor, customer_id=customer_id, purpose=purpose
+        )
+        return self.complete(request.request_id, outcome=outcome, actor=actor)
+
+    def acknowledge(self, request_id: str, *, actor: Actor) -> SubjectRequest:
+        """Record that the requester was told their request is being handled."""
+        return self._close(request_id, actor=actor, action="request.acknowledge")
+
+    def complete(
+        self,
+        request_id: str,
+        *,
+        outcome: str,
+        actor: Actor,
+        customer_id: str | None = None,
+    ) -> SubjectRequest:
+        """Mark a request completed, with what was done."""
+        return self._close(
+            request_id,
+            actor=actor,
+            action="request.complete",
+            outcome=outcome,
+            customer_id=customer_id,
+        )
+
+    def refuse(self, request_id: str, *, reason: str, actor: Actor) -> SubjectRequest:
+        """Refuse a request (say why: the requester could not be identified, ...)."""
+        return self._close(request_id, actor=actor, action="request.refuse", outcome=reason)
+
+    def _close(
+        self,
+        request_id: str,
+        *,
+        actor: Actor,
+        action: str,
+        outcome: str | None = None,
+        customer_id: str | None = None,
+    ) -> SubjectRequest:
+        now = self._clock()
+        outcome = _text(outcome, "outcome")
+        if action != "request.acknowledge" and not outcome:
+            raise InvalidRequest("say what was done (outcome or reason)", code="invalid_outcome")
+        with writing(self.engine) as conn:
+            row = conn.execute(
+                select(subject_requests)
+                .where(subject_requests.c.request_id == request_id)
+                .with_for_update()
+            ).first()
+            if row is None:
+                raise RequestNotFound(request_id)
+            if row.status not in PENDING:
+                raise RequestClosed(request_id, row.status)
+            if customer_id is not None and row.customer_id not in (None, customer_id):
+                raise InvalidRequest("the request names another customer", code="invalid_customer")
+            values: dict[str, Any] = {}
+            if customer_id is not None:
+                values["customer_id"] = customer_id
+            if action == "request.acknowledge":
+                if row.status == ACKNOWLEDGED:
+                    return _row(row)
+                values.update(status=ACKNOWLEDGED, acknowledged_at=now)
+            else:
+                values.update(
+                    status=COMPLETED if action == "request.complete" else REFUSED,
+                    completed_at=now,
+                    acknowledged_at=row.acknowledged_at or now,
+                    outcome=outcome,
+                )
+            conn.execute(
+                update(subject_requests)
+                .where(subject_requests.c.request_id == request_id)
+                .values(**values)
+            )
+            closed = replace(_row(row), **values)
+            append_event(
+                conn,
+                ts=now,
+                actor=actor,
+                action=action,
+                customer_id=customer_id or row.customer_id,
+                details={
+                    "request": request_id,
+                    "kind": row.kind,
+                    "outcome": outcome,
+                    "late": closed.late(now),
+                },
+            )
+        return self.get(request_id)
+
+    def get(self, request_id: str) -> SubjectRequest:
+        """One request."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(subject_requests).where(subject_requests.c.request_id == request_id)
+            ).first()
+        if row is None:
+            raise RequestNotFound(request_id)
+        return _row(row)
+
+    def find(
+        self,
+        *,
+        pending_only: bool = False,
+        customer_id: str | None = None,
+        limit: int = 500,
+    ) -> list[SubjectRequest]:
+        """Requests, open ones first by their next deadline, then the latest closed."""
+        query = select(subject_requests)
+        if pending_only:
+            query = query.where(subject_requests.c.status.in_(PENDING))
+        if customer_id is not None:
+            query = query.where(subject_requests.c.customer_id == customer_id)
+        query = query.order_by(subject_requests.c.received_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            found = [_row(r) for r in conn.execute(query)]
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(found, key=lambda r: (r.next_deadline() or far, r.request_id))
+
+    def _checked(
+        self, kind: str, channel: str, customer_id: str | None, purpose: str | None
+    ) -> dict[str, Any]:
+        if kind not in KINDS:
+            raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", code="invalid_kind")
+        if channel not in CHANNELS:
+            raise InvalidRequest(
+                f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
+            )
+        if purpose is not None and purpose not in ("checkin", "marketing"):
+            raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
+        if customer_id is not None:
+            check_id(customer_id, "customer")
+        return {"kind": kind, "channel": channel, "customer_id": customer_id, "purpose": purpose}
+
+
+def summary(requests: Iterable[SubjectRequest], now: datetime) -> dict[str, int]:
+    """Counts for a dashboard or the impact assessment."""
+    out = {"open": 0, "late": 0, "completed": 0, "refused": 0}
+    for r in requests:
+        if r.status in PENDING:
+            out["open"] += 1
+            out["late"] += bool(r.late(now))
+        else:
+            out[r.status] += 1
+    return out
