@@ -224,15 +224,20 @@ def test_the_cli_story_leaves_no_image_or_embedding_bytes(
     assert obama["purposes"] == ["checkin", "marketing"]
     assert biden["customer"] != obama["customer"]
 
-    hit_obama, stranger, shown = facekeep(
-        ["match", *dd, "--image", face("obama_2.jpg"), "--venue", VENUE],
+    obama_2, obama_3, biden_2 = face("obama_2.jpg"), face("obama_3.jpg"), face("biden_2.jpg")
+    hit_obama, stranger, shown, frames, two_people = facekeep(
+        ["match", *dd, "--image", obama_2, "--venue", VENUE],
         ["match", *dd, "--image", face("lin_manuel_miranda_1.png"), "--venue", VENUE],
         ["show", *dd, "--customer", "guest-obama"],
+        ["match", *dd, "--image", obama_2, "--image", obama_3, "--venue", VENUE],
+        ["match", *dd, "--image", obama_2, "--image", biden_2, "--venue", VENUE],
     )
+    # The answer names the customer and consent, and no distance or score.
     hit = hit_obama.ok()
-    assert set(hit) == {"match", "customer", "distance", "consent"}, hit
-    assert hit["match"] is True and hit["customer"] == "guest-obama"
-    assert hit["consent"] == obama["consent"] and 0 <= hit["distance"] < 0.5
+    assert hit == {"match": True, "customer": "guest-obama", "consent": obama["consent"]}
+    # Several frames of one guest are one probe; frames of two people are refused.
+    assert frames.ok() == hit
+    assert "0 and 1" in two_people.error("faces_differ")["message"]
     assert stranger.code == 0 and stranger.stdout.strip() == '{"match": false}'
     assert stranger.json == {"match": False}
     view = shown.ok()
@@ -332,6 +337,7 @@ def test_errors_are_json_with_a_stable_code(facekeep, tmp_path) -> None:
         ["erase", *dd, "--customer", "nobody", "--reason", "x"],
         [*enrol, "--image", str(tmp_path / "missing.jpg")],
         [*enrol[:-4], "--notice-version", "v999", "--lang", "vi", "--image", face("obama_1.jpg")],
+        [*enrol, "--image", face("obama_1.jpg"), "--image", face("biden_1.jpg")],
     )
     expected = [
         "no_face",
@@ -341,6 +347,7 @@ def test_errors_are_json_with_a_stable_code(facekeep, tmp_path) -> None:
         "customer_not_found",
         "file_not_readable",
         "unknown_notice",
+        "faces_differ",
     ]
     for run, code in zip(runs, expected, strict=True):
         run.error(code)
@@ -416,7 +423,7 @@ def server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[[Path], str
             proc.wait(5)
 
 
-def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path, embedder) -> None:
+def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path) -> None:
     # The vault is set up in-process (the commands for that are tested above).
     from api import credentials
     from api.notices import notice_text
@@ -429,7 +436,7 @@ def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path, embedd
     # SQLite files in the data directory, like every command of this module.
     settings = Settings(data_dir=data, database_url=None, keystore_url=None)
     init_data_dir(settings)
-    runtime = open_runtime(settings, embedder=embedder)
+    runtime = open_runtime(settings)  # the engine the server will use
     try:
         consent = ConsentRequest(
             purposes=("checkin",),
@@ -453,18 +460,14 @@ def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path, embedd
     garbage = tmp_path / "broken.jpg"
     garbage.write_bytes(b"\xff\xd8\xff" + b"\x00" * 500)
 
-    ok_run, bad_run = facekeep(
-        [
-            "kiosk",
-            "match",
-            "--url",
-            url,
-            "--key",
-            key,
-            face("kit_harington_2.jpg"),
-            face("lin_manuel_miranda_1.png"),
-        ],
-        ["kiosk", "match", "--url", url, "--key", key, str(garbage)],
+    kiosk = ["kiosk", "match", "--url", url, "--key", key]
+    kit_2, stranger = face("kit_harington_2.jpg"), face("lin_manuel_miranda_1.png")
+    ok_run, bad_run, frames_run, differ_run = facekeep(
+        [*kiosk, kit_2, stranger],
+        [*kiosk, str(garbage)],
+        # Frames of one guest as one probe (Kit is the larger face of the group photo).
+        [*kiosk, "--frames", kit_2, face("group_kit_rose.jpg")],
+        [*kiosk, "--frames", kit_2, stranger],
     )
     assert ok_run.code == 0, (ok_run.stdout, ok_run.stderr)
     lines = [json.loads(line) for line in ok_run.stdout.splitlines() if line.strip()]
@@ -472,9 +475,21 @@ def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path, embedd
     first, second = lines
     assert first["image"].endswith("kit_harington_2.jpg") and first["status"] == 200
     assert first["match"] is True and first["customer"] == customer
-    assert set(first) == {"image", "status", "match", "customer", "distance", "consent"}
+    assert set(first) == {"image", "status", "match", "customer", "consent"}
     assert second["image"].endswith("lin_manuel_miranda_1.png")
     assert {k: v for k, v in second.items() if k != "image"} == {"status": 200, "match": False}
     assert bad_run.code == 1
     [bad] = [json.loads(line) for line in bad_run.stdout.splitlines() if line.strip()]
     assert bad["status"] == 415 and bad["code"] == "not_an_image"
+    assert frames_run.code == 0, (frames_run.stdout, frames_run.stderr)
+    together = frames_run.json
+    assert together["images"] == [kit_2, face("group_kit_rose.jpg")]
+    assert {k: v for k, v in together.items() if k != "images"} == {
+        "status": 200,
+        "match": True,
+        "customer": customer,
+        "consent": enrolled.enrolment.consent_id,
+    }
+    assert differ_run.code == 1
+    differ = differ_run.json
+    assert (differ["status"], differ["code"], differ["pairs"]) == (422, "faces_differ", [[0, 1]])

@@ -38,7 +38,7 @@ def _embeddings(body: dict[str, Any]) -> list[object]:
     if "embedding" in body:
         return [body["embedding"]]
     frames = body["embeddings"]
-    if not isinstance(frames, list) or not frames:
+    if not isinstance(frames, list) or not frames or not all(isinstance(f, list) for f in frames):
         raise Problem(
             "invalid_embedding", f"'embeddings' must be 1 to {MAX_FRAMES} lists of 128 numbers"
         )
