@@ -629,6 +629,47 @@ def demo(data_dir: Path | None, faces: Path | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command("evaluate")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--engine",
+    "engines",
+    multiple=True,
+    type=click.Choice(["sface", "dlib"]),
+    help="Engines to measure side by side (default: both).",
+)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None)
+@click.option("--gallery-size", "gallery_sizes", multiple=True, type=click.IntRange(1))
+@click.option("--deployment-size", type=click.IntRange(2), default=1000, show_default=True)
+@click.option("--target-fmr", type=click.FloatRange(0, 1, min_open=True), default=1e-4)
+def evaluate_command(
+    directory: Path,
+    engines: tuple[str, ...],
+    out: Path | None,
+    gallery_sizes: tuple[int, ...],
+    deployment_size: int,
+    target_fmr: float,
+) -> None:
+    """Measure the face engines on your own consented photos (one folder per person, or
+    a manifest.csv); the table goes to stderr, the JSON summary to stdout."""
+    from enroll.evaluation import DatasetError
+    from enroll.evaluation_report import run
+
+    try:
+        result = run(
+            directory,
+            engines or ("sface", "dlib"),
+            out=out,
+            gallery_sizes=gallery_sizes,
+            deployment_size=deployment_size,
+            target_fmr=target_fmr,
+            say=lambda text: click.echo(text, err=True),
+        )
+    except DatasetError as exc:
+        raise CliError(exc.code, exc.message) from None
+    emit(result)
+
+
 def fail(code: str, message: str, status: int = 1) -> NoReturn:
     """Print a JSON error and exit."""
     click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))

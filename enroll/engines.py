@@ -8,11 +8,18 @@ Distances are Euclidean between embeddings as the engine returns them. SFace emb
 are scaled to unit length, so for SFace a Euclidean distance ``d`` is a cosine distance of
 ``d**2 / 2`` (1.0 here is cosine distance 0.5).
 
-The default thresholds were measured on ``../shared/faces-asia`` (76 East and Southeast
-Asian people, every pair of photos) with ``facekeep evaluate``: the largest distance, in
-steps of 0.05, at which at most 1 in 10,000 different-person pairs is accepted. The
-margin is the distance by which the best customer must beat the second best (see
-README, "Choosing thresholds").
+The defaults were measured on ``../shared/faces-asia`` (76 East and Southeast Asian
+people, 271 photos, every pair) with ``facekeep evaluate`` (rules in
+:mod:`enroll.evaluation`; ``python -m bench --only eval`` re-derives them and flags a
+drift). Threshold: the largest distance, in steps of 0.05 for SFace and 0.01 for dlib
+(whose same- and different-person distances overlap so much that one 0.05 step moves
+FNMR by about 10 points), at which at most 1 in 10,000 different-person pairs is
+accepted: SFace 1.00 (2 of 34,621 pairs, FNMR 7.2 %), dlib 0.37 (2 pairs, FNMR 48.7 %).
+Margin, by which the best customer must beat the second best: among 0.00-0.15 (step
+0.01), the smallest with the fewest false answers (wrong-person answers plus strangers
+matched) that costs at most 1 point of genuine acceptance, at that threshold in a gallery
+of 1,000 customers (modelled from the same distances): SFace 0.04, dlib 0.01. See README,
+"Face engines and accuracy".
 """
 
 from __future__ import annotations
@@ -47,15 +54,15 @@ DLIB = EngineSpec(
     name="dlib",
     model_name="dlib_face_recognition_resnet_model_v1",
     model_version="face_recognition-1.3.0/dlib-resnet-v1/5-point/jitters-1",
-    threshold=0.35,
-    margin=0.04,
+    threshold=0.37,
+    margin=0.01,
 )
 SFACE = EngineSpec(
     name="sface",
     model_name="sface_2021dec_int8bq",
     model_version="opencv-zoo/yunet-2023mar-int8bq/sface-2021dec-int8bq/unit-l2",
     threshold=1.0,
-    margin=0.05,
+    margin=0.04,
 )
 ENGINES: dict[str, EngineSpec] = {spec.name: spec for spec in (SFACE, DLIB)}
 #: What a new vault gets.
