@@ -11,6 +11,7 @@ skipped there: PostgreSQL never zeroes deleted rows, so erasure there rests on t
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from enroll import FaceEmbedder
+from enroll import DEFAULT_ENGINE, Embedder, FaceEmbedder, make_embedder
 
 FACES_DIR = Path(__file__).parent / "data" / "faces"
 ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
@@ -159,6 +160,28 @@ def face_bytes(faces_dir: Path) -> Callable[[str], bytes]:
 def embedder() -> FaceEmbedder:
     """One real FaceEmbedder (default settings) shared by the whole session."""
     return FaceEmbedder()
+
+
+@pytest.fixture(scope="session")
+def served_embedder() -> Embedder:
+    """The real embedder of the engine a new vault serves (SFace), shared by the session:
+    a service under test and the embeddings a test sends it must come from one engine
+    (directories that test services alias this as their ``embedder``)."""
+    return make_embedder(DEFAULT_ENGINE.name)
+
+
+@pytest.fixture(scope="session")
+def served_embedding(
+    served_embedder: Embedder, face_bytes: Callable[[str], bytes]
+) -> Callable[[str], npt.NDArray[np.float64]]:
+    """``served_embedding("obama_1")`` -> the served engine's read-only vector of the
+    photo's largest face, each photo embedded once per session."""
+
+    @functools.cache
+    def by_stem(stem: str) -> npt.NDArray[np.float64]:
+        return served_embedder.embed_probe(face_bytes(stem)).vector
+
+    return lambda name: by_stem(Path(name).stem)
 
 
 @pytest.fixture(scope="session")

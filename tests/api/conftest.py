@@ -8,7 +8,6 @@ under any pytest import mode.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -34,7 +33,7 @@ from api.app import create_app
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
-from enroll import DEFAULT_ENGINE, Embedder, make_embedder
+from enroll import Embedder
 from tests.storage import Clock
 from vault import SYSTEM, ConsentRequest
 
@@ -83,24 +82,17 @@ def photo(name: str, data: bytes) -> tuple[str, tuple[str, bytes, str]]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
-    """The real embedder of the engine a new vault serves (SFace), shared by the session:
-    the service under test and the embeddings tests send must come from one engine."""
-    return make_embedder(DEFAULT_ENGINE.name)
+def embedder(served_embedder: Embedder) -> Embedder:
+    """The service's engine (SFace), not the top-level fixture's dlib."""
+    return served_embedder
 
 
 @pytest.fixture(scope="session")
 def face_embedding(
-    embedder: Embedder, face_bytes: Callable[[str], bytes]
+    served_embedding: Callable[[str], npt.NDArray[np.float64]],
 ) -> Callable[[str], npt.NDArray[np.float64]]:
-    """``face_embedding("obama_1")`` -> the default engine's read-only vector of the photo's
-    largest face (overrides the top-level fixture, whose embedder is dlib's)."""
-
-    @functools.cache
-    def by_stem(stem: str) -> npt.NDArray[np.float64]:
-        return embedder.embed_probe(face_bytes(stem)).vector
-
-    return lambda name: by_stem(Path(name).stem)
+    """Embeddings of the service's engine, not the top-level fixture's dlib."""
+    return served_embedding
 
 
 class Service:

@@ -233,6 +233,8 @@ class Deployment:
                     venue=venue if role == "kiosk" else None,
                     purposes=tuple(purposes) if role == "kiosk" else (),
                     label=f"reliability {role}",
+                    # A trusted edge device's kiosk: the tests send embeddings as well.
+                    allow_embeddings=role == "kiosk",
                 )
                 for role in ("admin", "auditor", "kiosk")
             }

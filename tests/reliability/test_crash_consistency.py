@@ -472,7 +472,7 @@ def retry(
 def outcomes(
     request: pytest.FixtureRequest,
     make_deployment: Callable[..., Any],
-    face_embedding: Callable[[str], Any],
+    served_embedding: Callable[[str], Any],
     face_bytes: Callable[[str], bytes],
     figures: Any,
 ) -> dict[str, Outcome]:
@@ -483,9 +483,9 @@ def outcomes(
             if getattr(item, "module", None) is request.module and hasattr(item, "callspec")
         }
     ) or list(POINTS)
-    vectors = {name: face_embedding(f"{photo}_1") for name, photo in PEOPLE.items()}
+    vectors = {name: served_embedding(f"{photo}_1") for name, photo in PEOPLE.items()}
     probes = {
-        name: [float(x) for x in face_embedding(f"{photo}_2")] for name, photo in PEOPLE.items()
+        name: [float(x) for x in served_embedding(f"{photo}_2")] for name, photo in PEOPLE.items()
     }
     dave_photo = face_bytes("rose_leslie_1.jpg")
     with ThreadPoolExecutor(max_workers=3) as pool:

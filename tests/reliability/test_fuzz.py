@@ -105,6 +105,8 @@ class Callers:
                 actor=SYSTEM,
                 venue=VENUE if role == "kiosk" else None,
                 purposes=("checkin", "marketing") if role == "kiosk" else (),
+                # So that JSON embedding probes reach the matcher, not only the 403.
+                allow_embeddings=role == "kiosk",
             )
             self.tokens[role] = secret
             self.made.append(secret)
@@ -205,7 +207,7 @@ def run_operation(
 
 
 def test_schemathesis_fuzz_all_operations_all_roles(
-    tmp_path: Path, embedder: Any, face_embedding: Callable[[str], Any], figures: Any
+    tmp_path: Path, served_embedder: Any, served_embedding: Callable[[str], Any], figures: Any
 ) -> None:
     settings_ = Settings(
         data_dir=tmp_path / "data",
@@ -214,9 +216,9 @@ def test_schemathesis_fuzz_all_operations_all_roles(
         retention_interval_seconds=0,
     )
     init_data_dir(settings_)
-    app = create_app(settings_, embedder=embedder)
+    app = create_app(settings_, embedder=served_embedder)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    callers = Callers(app, face_embedding("obama_1"))
+    callers = Callers(app, served_embedding("obama_1"))
     tally = Tally()
     started = time.monotonic()
     try:
@@ -322,8 +324,8 @@ def hostile_sweep_cases(
 
 def test_hostile_values_in_every_parameter_are_never_a_server_error(
     tmp_path: Path,
-    embedder: Any,
-    face_embedding: Callable[[str], Any],
+    served_embedder: Any,
+    served_embedding: Callable[[str], Any],
     face_bytes: Callable[[str], bytes],
     figures: Any,
 ) -> None:
@@ -334,8 +336,8 @@ def test_hostile_values_in_every_parameter_are_never_a_server_error(
         retention_interval_seconds=0,
     )
     init_data_dir(settings_)
-    app = create_app(settings_, embedder=embedder)
-    callers = Callers(app, face_embedding("obama_1"))
+    app = create_app(settings_, embedder=served_embedder)
+    callers = Callers(app, served_embedding("obama_1"))
     failures: list[str] = []
     count = 0
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -417,10 +419,12 @@ def test_pages_outside_the_document_never_fail(
 
 
 @pytest.fixture(scope="module")
-def page_client(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Any:
+def page_client(tmp_path_factory: pytest.TempPathFactory, served_embedder: Any) -> Any:
     settings_ = Settings(
         data_dir=tmp_path_factory.mktemp("pages") / "data", retention_interval_seconds=0
     )
     init_data_dir(settings_)
-    with TestClient(create_app(settings_, embedder=embedder), raise_server_exceptions=False) as c:
+    with TestClient(
+        create_app(settings_, embedder=served_embedder), raise_server_exceptions=False
+    ) as c:
         yield c

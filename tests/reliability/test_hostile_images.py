@@ -243,7 +243,7 @@ def test_hostile_image_gets_its_4xx_within_a_second(
 
 
 def test_memory_stays_bounded_and_the_service_is_intact(
-    target: Any, corpus: dict[str, Any], face_embedding: Callable[[str], Any], figures: Any
+    target: Any, corpus: dict[str, Any], served_embedding: Callable[[str], Any], figures: Any
 ) -> None:
     # Every image once more on every route, so this test stands on its own as well.
     for filename, data, _code in corpus.values():
@@ -268,7 +268,7 @@ def test_memory_stays_bounded_and_the_service_is_intact(
     )
     assert growth < PEAK_RSS_BOUND_KB, f"peak RSS grew by {growth} kB"
     # The customer who sent hostile re-enrolments keeps their templates: still matched.
-    vector = [float(x) for x in face_embedding("obama_3")]
+    vector = [float(x) for x in served_embedding("obama_3")]
     r = target.client.post(
         "/v1/match",
         json={"embedding": vector},

@@ -91,7 +91,7 @@ def kiosk_loop(
 def test_revocation_and_erasure_hold_under_load(
     make_deployment: Callable[..., Any],
     face_bytes: Callable[[str], bytes],
-    face_embedding: Callable[[str], Any],
+    served_embedding: Callable[[str], Any],
     enrol_form: Callable[..., dict[str, Any]],
     figures: Any,
 ) -> None:
@@ -115,12 +115,17 @@ def test_revocation_and_erasure_hold_under_load(
     for i in range(KIOSKS):
         r = client.post(
             "/v1/kiosks",
-            json={"venue": VENUE, "purposes": ["checkin"], "label": f"load {i}"},
+            json={
+                "venue": VENUE,
+                "purposes": ["checkin"],
+                "label": f"load {i}",
+                "allow_embeddings": True,
+            },
             headers=admin,
         )
         assert r.status_code == 201, r.text
         kiosks.append((r.json()["key"], r.json()["id"]))
-    probes = {c: [float(x) for x in face_embedding(p)] for c, (_, p) in PEOPLE.items()}
+    probes = {c: [float(x) for x in served_embedding(p)] for c, (_, p) in PEOPLE.items()}
     # A stranger: a unit vector in a random direction (faces are ~1 apart at random).
     rng = np.random.default_rng(3)
     direction = rng.normal(size=128)

@@ -77,8 +77,8 @@ def upload(name: str, data: bytes) -> tuple[str, tuple[str, bytes, str]]:
 def story(
     make_deployment: Callable[..., Any],
     face_bytes: Callable[[str], bytes],
-    embedder: Any,
-    face_embedding: Callable[[str], Any],
+    served_embedder: Any,
+    served_embedding: Callable[[str], Any],
 ) -> Any:
     deployment = make_deployment("secrets", init=False)
     made = deployment.cli("init")
@@ -105,14 +105,19 @@ def story(
     def photo(name: str) -> tuple[str, tuple[str, bytes, str]]:
         data = face_bytes(name)
         st.uploads[name] = data
-        st.vectors[f"photo {name}"] = embedder.embed_probe(data).vector
+        st.vectors[f"photo {name}"] = served_embedder.embed_probe(data).vector
         return upload(name, data)
 
     with st.client() as c:
         assert c.post("/v1/venues", json={"id": "hcm-2", "name": "Q1"}, headers=admin).is_success
         r = c.post(
             "/v1/kiosks",
-            json={"venue": VENUE, "purposes": ["checkin", "marketing"], "label": "door"},
+            json={
+                "venue": VENUE,
+                "purposes": ["checkin", "marketing"],
+                "label": "door",
+                "allow_embeddings": True,
+            },
             headers=admin,
         )
         assert r.status_code == 201, r.text
@@ -144,7 +149,7 @@ def story(
         assert r.json()["customer"] == "obama", r.text
         r = c.post("/v1/match", files=[photo("biden_2.jpg")], headers=bearer(kiosk2))
         assert r.json()["customer"] == "biden", r.text
-        vector = face_embedding("kit_harington_2")
+        vector = served_embedding("kit_harington_2")
         st.vectors["probe kit_harington_2"] = vector
         r = c.post("/v1/match", json={"embedding": [float(x) for x in vector]}, headers=kiosk)
         assert r.json()["customer"] == "kit", r.text
@@ -217,7 +222,7 @@ def operations(openapi: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]
 
 
 def test_authorisation_matrix_over_every_route_of_the_live_server(
-    story: Story, face_embedding: Callable[[str], Any], figures: Any
+    story: Story, served_embedding: Callable[[str], Any], figures: Any
 ) -> None:
     with story.client() as c:
         openapi = c.get("/openapi.json").json()
@@ -496,10 +501,10 @@ def test_no_embedding_or_image_bytes_at_rest(story: Story, figures: Any) -> None
 
 
 def test_the_scanners_find_what_they_look_for(
-    story: Story, tmp_path: Path, face_embedding: Callable[[str], Any]
+    story: Story, tmp_path: Path, served_embedding: Callable[[str], Any]
 ) -> None:
     """The scans above are only worth their silence if they would have spoken."""
-    vector = face_embedding("obama_1")
+    vector = served_embedding("obama_1")
     image = next(iter(story.uploads.values()))
     blob = (
         b"x" * 1000

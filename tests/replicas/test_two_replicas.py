@@ -175,7 +175,7 @@ def _enrol(url: str, admin: str, photo: bytes, customer: str) -> dict[str, Any]:
 def test_two_replicas_agree_on_enrolment_revocation_and_erasure(
     replicas: list[Replica],
     face_bytes: Callable[[str], bytes],
-    face_embedding: Callable[[str], Any],
+    served_embedding: Callable[[str], Any],
 ) -> None:
     a, b = replicas
     admin = a.admin  # type: ignore[attr-defined]
@@ -187,9 +187,11 @@ def test_two_replicas_agree_on_enrolment_revocation_and_erasure(
         == 201
     )
     kiosk = httpx.post(
-        b.url + "/v1/kiosks", json={"venue": "hcm-1", "purposes": ["checkin"]}, headers=auth
+        b.url + "/v1/kiosks",
+        json={"venue": "hcm-1", "purposes": ["checkin"], "allow_embeddings": True},
+        headers=auth,
     ).json()["key"]
-    probe = [float(x) for x in np.asarray(face_embedding("obama_2"))]
+    probe = [float(x) for x in np.asarray(served_embedding("obama_2"))]
 
     def match_on_b() -> dict[str, Any]:
         r = httpx.post(
