@@ -12,15 +12,16 @@ from fastapi import FastAPI
 
 from api import problems
 from api.credentials import KeyCache
+from api.galleries import GalleryWatch
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimiter
-from api.routes import auditor, health, kiosk, me, pages, staff
-from api.runtime import Runtime, open_runtime
+from api.routes import auditor, compliance, health, kiosk, me, pages, staff
+from api.runtime import ENGINE_SETTINGS, Runtime, open_runtime
 from api.settings import Settings
 from api.state import AppState
-from enroll import Embedder
+from enroll import Embedder, engine
 from vault.changes import ChangeFollower
 
 log = logging.getLogger("facekeep.retention")
@@ -49,6 +50,11 @@ def create_app(
 ) -> FastAPI:
     """Build the service: open the stores, recover, build the index, wire the routes."""
     runtime = runtime or open_runtime(settings, embedder=embedder, clock=clock)
+    # The engine and its thresholds as the runtime resolved them for this vault (image
+    # worker processes build their embedder from these settings).
+    settings = settings.model_copy(
+        update={name: getattr(runtime.settings, name) for name in ENGINE_SETTINGS}
+    )
     state = AppState(
         settings=settings,
         runtime=runtime,
@@ -59,7 +65,9 @@ def create_app(
             settings.code_failures_per_minute / 60.0, settings.code_failure_burst
         ),
         keys=KeyCache(runtime.vault.engine, settings.key_cache_seconds),
+        galleries=GalleryWatch(engine(runtime.settings.face_engine or "sface").false_match_rate),
     )
+    state.galleries.check(runtime.vault.index)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -87,7 +95,7 @@ def create_app(
     )
     app.state.facekeep = state
     problems.install(app)
-    for module in (kiosk, staff, me, auditor, health, pages):
+    for module in (kiosk, staff, me, auditor, health, pages, compliance):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
     return app

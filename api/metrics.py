@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from api.galleries import Gallery
 
 
 class Metrics:
@@ -25,9 +30,39 @@ class Metrics:
             "facekeep_revocations", "Revocations and objections", registry=self.registry
         )
         self.erasures = Counter("facekeep_erasures", "Erasures", registry=self.registry)
+        # Guests who said "I do not agree" at the consent counter: a count, nothing else.
+        self.consent_refusals = Counter(
+            "facekeep_consent_refusals", "Consents refused at the counter", registry=self.registry
+        )
         self.index_templates = Gauge(
             "facekeep_index_templates", "Templates in the match index", registry=self.registry
         )
         self.index_customers = Gauge(
             "facekeep_index_customers", "Customers in the match index", registry=self.registry
         )
+        self.gallery_customers = Gauge(
+            "facekeep_gallery_customers",
+            "Customers in each (venue, purpose) gallery",
+            ["venue", "purpose"],
+            registry=self.registry,
+        )
+        self.gallery_risk = Gauge(
+            "facekeep_gallery_false_match_risk",
+            "Chance that a stranger matches someone in the gallery",
+            ["venue", "purpose"],
+            registry=self.registry,
+        )
+        self.gallery_warnings = Gauge(
+            "facekeep_gallery_warnings",
+            "Galleries whose false-match risk is over the limit",
+            registry=self.registry,
+        )
+
+    def galleries(self, galleries: list[Gallery]) -> None:
+        """Set the gallery gauges from :meth:`api.galleries.GalleryWatch.check`."""
+        self.gallery_customers.clear()
+        self.gallery_risk.clear()
+        for g in galleries:
+            self.gallery_customers.labels(g["venue"], g["purpose"]).set(g["customers"])
+            self.gallery_risk.labels(g["venue"], g["purpose"]).set(g["false_match_risk"])
+        self.gallery_warnings.set(sum(1 for g in galleries if g["warning"]))

@@ -41,6 +41,7 @@ STATUS_OF_CODE = {
     "consent_not_found": 404,
     "key_not_found": 404,
     "customer_exists": 409,
+    "gallery_full": 409,
     "reenrol_at_counter": 409,
     "enrolment_interrupted": 409,
     "customer_erased": 410,
@@ -48,6 +49,10 @@ STATUS_OF_CODE = {
     "method_not_allowed": 405,
     "rate_limited": 429,
     "not_ready": 503,
+    "request_not_found": 404,
+    "request_closed": 409,
+    "breach_not_found": 404,
+    "breach_closed": 409,
 }
 
 

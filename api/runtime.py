@@ -114,6 +114,10 @@ def choose_engine(settings: Settings, recorded: str | None) -> EngineSpec:
     return served
 
 
+#: The settings :func:`resolved` fills in from the vault's engine.
+ENGINE_SETTINGS = ("face_engine", "match_threshold", "match_margin")
+
+
 def resolved(settings: Settings, spec: EngineSpec) -> Settings:
     """``settings`` with the engine and its thresholds filled in."""
     return settings.model_copy(
@@ -210,6 +214,7 @@ def open_runtime(
     vault.model_name, vault.model_version = spec.model_name, spec.model_version
     assert settings.match_threshold is not None and settings.match_margin is not None
     vault.threshold, vault.margin = settings.match_threshold, settings.match_margin
+    vault.max_gallery = settings.max_gallery_customers
     if create or check:
         require_model(vault.engine, spec.model_version, record=True)
     keys.check_kek()

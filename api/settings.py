@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         description="How much nearer the best customer must be than the second best; "
         "default the engine's.",
     )
+    max_gallery_customers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most customers one venue's gallery for one purpose may hold; "
+        "enrolments and consents beyond it are refused with 409 gallery_full (unset: no "
+        "cap, only the warning).",
+    )
     working_size: int = Field(default=640, ge=160, le=4096)
     min_face_size: int = Field(default=48, ge=8)
     max_image_bytes: int = Field(default=15 * 1024 * 1024, ge=1024)

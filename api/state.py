@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from api.credentials import KeyCache
+from api.galleries import GalleryWatch
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -25,6 +26,7 @@ class AppState:
     match_limiter: RateLimiter
     code_limiter: RateLimiter
     keys: KeyCache
+    galleries: GalleryWatch
 
 
 def app_state(request: Request) -> AppState:

@@ -48,6 +48,10 @@ class EngineSpec:
     threshold: float
     #: How much nearer than the second-best customer the best one must be.
     margin: float
+    #: Share of different-person comparisons accepted at ``threshold``: at most this by
+    #: how the threshold is chosen. Drives the warning for galleries grown so large that
+    #: strangers become likely to match someone.
+    false_match_rate: float = 1e-4
 
 
 DLIB = EngineSpec(

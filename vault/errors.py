@@ -9,6 +9,7 @@ VaultError
  +-- ConsentNotFound       no such consent, or not this customer's
  +-- EnrolmentInterrupted  a recovering replica discarded this enrolment's key; retry
  +-- ModelMismatch         the vault serves templates of another face model
+ +-- GalleryFull           a venue's gallery for a purpose reached its configured cap
  +-- FacesDiffer           photos or frames that should show one person show several
  +-- ReenrolAtCounter      a retake cannot be compared with a template of the current model
 """
@@ -141,3 +142,18 @@ class ReenrolAtCounter(VaultError):
             "please re-enrol at a venue's counter"
         )
         self.customer_id = customer_id
+
+
+class GalleryFull(VaultError):
+    """A (venue, purpose) gallery holds the configured maximum of customers: one more
+    would make false matches likelier than the deployment accepts."""
+
+    code = "gallery_full"
+
+    def __init__(self, venue: str, purpose: str, limit: int) -> None:
+        super().__init__(
+            f"the {purpose!r} gallery of venue {venue!r} holds its maximum of {limit} customers"
+        )
+        self.venue = venue
+        self.purpose = purpose
+        self.limit = limit

@@ -406,6 +406,8 @@ class MatchIndex:
         self._live = 0
         self._ann: _Ann | None = None
         self._build: _Builder | None = None
+        #: Searches the approximate index could not settle and the exact scan did.
+        self.fallbacks = 0
 
     def __len__(self) -> int:
         """Number of templates in the index."""
@@ -612,6 +614,7 @@ class MatchIndex:
                 "nprobe": ann.nprobe if ann else None,
                 "candidates": self.candidates,
                 "building": self._build is not None,
+                "fallbacks": self.fallbacks,
             }
 
     def memory_bytes(self) -> dict[str, int]:
@@ -675,6 +678,7 @@ class MatchIndex:
                     if hit is not None or not refused:
                         return hit
                 # Nothing proposed, or every nearby candidate is ineligible: scan all.
+                self.fallbacks += 1
             return self._exact(q, rule)
 
     def _exact(self, q: F32, rule: _Rule) -> Hit | None:

@@ -80,6 +80,11 @@ class PartitionedIndex:
         with self._lock:
             return {key: part.customers() for key, part in self._parts.items() if part.customers()}
 
+    def partitions_of(self, customer_id: str) -> frozenset[Partition]:
+        """The galleries a customer is in."""
+        with self._lock:
+            return self._keys(customer_id)
+
     def _keys(self, customer_id: str) -> frozenset[Partition]:
         where = self._where.get(customer_id)
         if where is None:

@@ -47,6 +47,7 @@ from vault.errors import (
     CustomerExists,
     CustomerNotFound,
     EnrolmentInterrupted,
+    GalleryFull,
     InvalidRequest,
     ReenrolAtCounter,
 )
@@ -198,6 +199,7 @@ class Vault:
         clock: Clock = _utcnow,
         threshold: float = 0.5,
         margin: float = 0.0,
+        max_gallery: int | None = None,
         fault: FaultHook = _no_fault,
         signer: AuditSigner | None = None,
         receipt_policy: ReceiptPolicy | None = None,
@@ -212,6 +214,7 @@ class Vault:
         self.model_version = model_version
         self.threshold = threshold
         self.margin = margin
+        self.max_gallery = max_gallery
         self.index = PartitionedIndex()
         self._clock = clock
         self._fault = fault
@@ -312,6 +315,7 @@ class Vault:
     ) -> Enrolment:
         """Enrol a new customer with their consent and 1 to 5 templates."""
         consent = consent.validated()
+        self._check_galleries(consent)
         vectors = check_embeddings(embeddings)
         customer_id = check_id(customer_id, "customer") if customer_id else _new_id("c")
         with self._lock:
@@ -388,6 +392,7 @@ class Vault:
     def grant(self, customer_id: str, consent: ConsentRequest, *, actor: Actor) -> str:
         """Record an additional consent for an enrolled customer; returns its id."""
         consent = consent.validated()
+        self._check_galleries(consent, customer_id)
         with self._lock:
             now = self._clock()
             consent_id = _new_id("cs")
@@ -910,25 +915,12 @@ class Vault:
                 .scalars()
                 .all()
             )
-            out: list[tuple[str, datetime | None]] = []
-            for customer_id in ids:
-                ends: list[datetime | None] = []
-                for consent in self._consents(conn, customer_id):
-                    revoked = [p.revoked_at for p in consent.purposes]
-                    if all(r is not None for r in revoked):
-                        # Fully withdrawn: it ended at the last withdrawal, or at its expiry
-                        # if that came first.
-                        end = max(r for r in revoked if r is not None)
-                        if consent.expires_at is not None:
-                            end = min(end, consent.expires_at)
-                        ends.append(end)
-                    else:
-                        ends.append(consent.expires_at)
-                if ends and all(e is not None for e in ends):
-                    out.append((customer_id, max(e for e in ends if e is not None) + grace))
-                else:
-                    out.append((customer_id, None))
-        return out
+            return [(c, _deadline(self._consents(conn, c), grace)) for c in ids]
+
+    def retention_deadline(self, customer_id: str, grace: timedelta) -> datetime | None:
+        """When one customer falls due for erasure (None: a consent has no end yet)."""
+        with self.engine.connect() as conn:
+            return _deadline(self._consents(conn, customer_id), grace)
 
     def retention_sweep(self, grace: timedelta, *, actor: Actor = SYSTEM) -> list[Erasure]:
         """Erase, with reason ``retention``, every customer past their retention deadline."""
@@ -1159,6 +1151,18 @@ class Vault:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def _check_galleries(self, consent: ConsentRequest, customer_id: str | None = None) -> None:
+        """Refuse a consent that would add a customer to a gallery at its cap."""
+        if self.max_gallery is None:
+            return
+        sizes = self.index.partitions()
+        already = self.index.partitions_of(customer_id) if customer_id else frozenset()
+        for venue in consent.venues:
+            for purpose in consent.purposes:
+                key = (venue, purpose)
+                if key not in already and sizes.get(key, 0) >= self.max_gallery:
+                    raise GalleryFull(venue, purpose, self.max_gallery)
+
     def _refuse_existing(self, customer_id: str) -> None:
         with self.engine.connect() as conn:
             status = conn.execute(
@@ -1271,6 +1275,26 @@ class Vault:
             )
             for r in rows
         )
+
+
+def _deadline(consent_list: Sequence[Consent], grace: timedelta) -> datetime | None:
+    """The retention deadline of a customer with these consents: the end of the last one
+    to end, plus ``grace``; None while a consent has no end or there is none."""
+    ends: list[datetime | None] = []
+    for consent in consent_list:
+        revoked = [p.revoked_at for p in consent.purposes]
+        if all(r is not None for r in revoked):
+            # Fully withdrawn: it ended at the last withdrawal, or at its expiry if that
+            # came first.
+            end = max(r for r in revoked if r is not None)
+            if consent.expires_at is not None:
+                end = min(end, consent.expires_at)
+            ends.append(end)
+        else:
+            ends.append(consent.expires_at)
+    if ends and all(e is not None for e in ends):
+        return max(e for e in ends if e is not None) + grace
+    return None
 
 
 def _ordered(grants: list[tuple[Any, Grant]]) -> tuple[Grant, ...]:

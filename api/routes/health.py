@@ -33,7 +33,20 @@ def readyz(request: Request) -> Any:
             conn.execute(text("SELECT 1"))
     except Exception:
         raise Problem("not_ready", "a database does not answer") from None
-    return {"status": "ready", "index_templates": len(st.runtime.vault.index)}
+    galleries = st.galleries.check(st.runtime.vault.index)
+    warnings = [
+        f"gallery {g['venue']}/{g['purpose']}: {g['customers']} customers, a stranger matches "
+        f"someone with probability {100 * g['false_match_risk']:.1f} %"
+        for g in galleries
+        if g["warning"]
+    ]
+    return {
+        "status": "ready",
+        "index_templates": len(st.runtime.vault.index),
+        "engine": st.settings.face_engine,
+        "galleries": galleries,
+        "warnings": warnings,
+    }
 
 
 @router.get("/metrics", **public())
@@ -42,4 +55,5 @@ def metrics(request: Request) -> Response:
     st = app_state(request)
     st.metrics.index_templates.set(len(st.runtime.vault.index))
     st.metrics.index_customers.set(st.runtime.vault.index.customers())
+    st.metrics.galleries(st.galleries.check(st.runtime.vault.index))
     return Response(generate_latest(st.metrics.registry), media_type=CONTENT_TYPE_LATEST)
