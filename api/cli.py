@@ -670,6 +670,26 @@ def evaluate_command(
     emit(result)
 
 
+def _add_compliance_commands() -> None:
+    # Imported here: those commands use this module's helpers.
+    from api.compliance.commands import breach_group, compliance_group, requests_group
+
+    for group in (compliance_group, requests_group, breach_group):
+        cli.add_command(group)
+
+
+_add_compliance_commands()
+
+
+def _add_engine_commands() -> None:
+    from api.cli_engine import engine_group
+
+    cli.add_command(engine_group)
+
+
+_add_engine_commands()
+
+
 def fail(code: str, message: str, status: int = 1) -> NoReturn:
     """Print a JSON error and exit."""
     click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))

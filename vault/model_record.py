@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, exists, func, select, update
 
 from keys.db import insert_ignore, writing
 from vault.audit import Actor, append_event
 from vault.errors import ModelMismatch
-from vault.models import templates, vault_settings
+from vault.models import customers, templates, vault_settings
 
 __all__ = [
     "MODEL_VERSION_SETTING",
@@ -69,6 +69,24 @@ def template_models(engine: Engine) -> dict[str, int]:
             select(templates.c.model_version, func.count()).group_by(templates.c.model_version)
         ).all()
     return {str(version): int(count) for version, count in rows}
+
+
+def customers_without_model(engine: Engine, model_version: str) -> int:
+    """How many active customers have no template of ``model_version`` (they match again
+    only once enrolled anew with that model)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(customers)
+                .where(customers.c.status == "active")
+                .where(
+                    ~exists()
+                    .where(templates.c.customer_id == customers.c.customer_id)
+                    .where(templates.c.model_version == model_version)
+                )
+            ).scalar_one()
+        )
 
 
 def switch_model(
