@@ -27,6 +27,7 @@ STEPS = {
     "contained": "contained_at",
     "authority_notified": "authority_notified_at",
     "subjects_notified": "subjects_notified_at",
+    "drafted": None,
     "note": None,
     "closed": "closed_at",
 }
@@ -175,8 +176,9 @@ def _text(value: str, name: str, *, required: bool = True) -> str:
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidRequest(f"{name} needs a time zone", code="invalid_time")
+    # Far-off years would overflow in the deadline arithmetic.
+    if value is not None and (value.tzinfo is None or not 2000 <= value.year <= 2999):
+        raise InvalidRequest(f"{name} needs a time zone and a year from 2000", code="invalid_time")
     return value
 
 

@@ -203,8 +203,11 @@ class RequestRegister:
         earlier) with its deadlines."""
         now = self._clock()
         received = received_at or now
-        if received.tzinfo is None:
-            raise InvalidRequest("received_at needs a time zone", code="invalid_time")
+        if received.tzinfo is None or not 2000 <= received.year <= 2999:
+            # Far-off years would overflow when moved to local time.
+            raise InvalidRequest(
+                "received_at needs a time zone and a year from 2000", code="invalid_time"
+            )
         if received > now + timedelta(minutes=5):
             raise InvalidRequest("received_at is in the future", code="invalid_time")
         values = self._checked(kind, channel, customer_id, purpose)

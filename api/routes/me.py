@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, authenticate, roles
+from api.compliance import request_register
+from api.compliance.requests import record_self_service
 from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
@@ -23,6 +26,21 @@ def _me(principal: Principal) -> str:
     return principal.customer_id
 
 
+def _registered(
+    request: Request, principal: Principal, kind: str, outcome: str, purpose: str | None = None
+) -> None:
+    """Record the request the guest just made on their page, completed at once, in the
+    register of data-subject requests."""
+    record_self_service(
+        request_register(app_state(request).runtime),
+        kind=kind,
+        customer_id=_me(principal),
+        actor=principal.actor(),
+        outcome=outcome,
+        purpose=purpose,
+    )
+
+
 @router.get("/v1/me", **roles("customer"))
 def get_me(request: Request, principal: Principal = Auth) -> Any:
     """Everything held about me, and where and when my face was matched."""
@@ -30,6 +48,10 @@ def get_me(request: Request, principal: Principal = Auth) -> Any:
     customer_id = _me(principal)
     out = customer_json(vault.show(customer_id), vault.now())
     out["matches"] = match_history(vault, customer_id)
+    # When the templates will be erased if nothing changes (None while a consent runs on).
+    grace = app_state(request).settings.retention_grace_days
+    deadline = vault.retention_deadline(customer_id, timedelta(days=grace))
+    out["erase_after"] = deadline.isoformat() if deadline else None
     out["receipts"] = [r.document() for r in read_receipts(vault.engine, customer_id=customer_id)]
     return out
 
@@ -43,6 +65,7 @@ def revoke_me(request: Request, body: RevokeIn | None = None, principal: Princip
         _me(principal), purpose=purpose, reason="withdrawn", actor=principal.actor()
     )
     st.metrics.revocations.inc()
+    _registered(request, principal, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose)
     return {
         "customer": _me(principal),
         "purpose": purpose or "all",
@@ -58,6 +81,7 @@ def object_me(request: Request, body: ObjectionIn, principal: Principal = Auth) 
         _me(principal), purpose=body.purpose, reason="objection", actor=principal.actor()
     )
     st.metrics.revocations.inc()
+    _registered(request, principal, "objection", f"objection: {body.purpose}", body.purpose)
     return {
         "customer": _me(principal),
         "objection": body.purpose,
@@ -76,6 +100,9 @@ async def replace_my_templates(request: Request, principal: Principal = Auth) ->
     ids = await run_in_threadpool(
         st.runtime.vault.replace_templates, _me(principal), vectors, actor=principal.actor()
     )
+    await run_in_threadpool(
+        _registered, request, principal, "correction", f"photos retaken: {len(ids)} templates"
+    )
     return {"customer": _me(principal), "templates": len(ids)}
 
 
@@ -87,6 +114,8 @@ def erase_me(request: Request, principal: Principal = Auth) -> Any:
         _me(principal), reason="customer request", actor=principal.actor()
     )
     st.metrics.erasures.inc()
+    if not result.already_erased:
+        _registered(request, principal, "erasure", "erased: data key destroyed (crypto-shred)")
     out = erasure_json(result)
     out["receipt"] = result.receipt.document() if result.receipt else None
     return out

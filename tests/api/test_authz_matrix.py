@@ -132,6 +132,22 @@ class Fixtures:
         assert r.status_code == 200, r.text
         return str(r.json()["receipts"][0]["receipt"]["receipt_id"])
 
+    def request_id(self) -> str:
+        r = self.svc.client.post(
+            "/v1/requests",
+            json={"kind": "access", "channel": "phone", "customer": self.customer().id},
+            headers=self.svc.admin.headers,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["request"])
+
+    def breach_id(self) -> str:
+        r = self.svc.client.post(
+            "/v1/breaches", json={"description": "matrix"}, headers=self.svc.admin.headers
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["breach"])
+
     def token(self, caller: str) -> str | None:
         svc = self.svc
         if caller == "admin":
@@ -155,6 +171,8 @@ class Fixtures:
             "key_id": lambda: self.customer().key_id,
             "kiosk_id": lambda: self.svc.key("kiosk", venue=VENUE, purposes=("checkin",)).id,
             "receipt_id": self.receipt_id,
+            "request_id": self.request_id,
+            "breach_id": self.breach_id,
         }
         names = re.findall(r"{(\w+)}", path)
         unknown = [n for n in names if n not in ids]
@@ -184,6 +202,11 @@ class Fixtures:
             ("PUT", "/v1/customers/{customer_id}/templates"): {"files": image},
             ("POST", "/v1/faces/count"): {"files": image},
             ("POST", "/v1/pages/customer-link"): {"json": {"code": "ABCD-EFGH-JKMN-PQRS-TUVW"}},
+            ("POST", "/v1/requests"): {"json": {"kind": "access", "channel": "phone"}},
+            ("POST", "/v1/requests/{request_id}/complete"): {"json": {"outcome": "matrix"}},
+            ("POST", "/v1/requests/{request_id}/refuse"): {"json": {"reason": "matrix"}},
+            ("POST", "/v1/breaches"): {"json": {"description": "matrix"}},
+            ("POST", "/v1/breaches/{breach_id}/steps"): {"json": {"step": "note", "note": "m"}},
         }
         return concrete, bodies.get((method, path), {})
 
