@@ -7,6 +7,12 @@ two fresh schemas (vault and key store), handed to everything that reads ``Setti
 through ``FACEKEEP_DATABASE_URL`` / ``FACEKEEP_KEYSTORE_URL`` and to library tests through
 the ``db_urls`` fixture. Tests marked ``sqlite_only`` inspect SQLite files and are
 skipped there: PostgreSQL never zeroes deleted rows, so erasure there rests on the key.
+
+Tests whose subject does not depend on the database engine (face engines, image
+decoding, pages in a browser, the benchmark, the command line, which always runs on
+SQLite files, KEK providers, key files) run in the SQLite pass only: the PostgreSQL pass
+deselects them (:data:`ENGINE_NEUTRAL`, or the ``engine_neutral`` marker), so the suite
+does not pay twice for what one pass proves.
 """
 
 from __future__ import annotations
@@ -29,6 +35,20 @@ FACES_DIR = Path(__file__).parent / "data" / "faces"
 ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
 PG_URL = os.environ.get("FACEKEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _KEEP = {"FACEKEEP_TEST_ENGINE", "FACEKEEP_TEST_PG_URL"}
+#: Test folders and modules whose subject is the same on either database engine.
+ENGINE_NEUTRAL = (
+    "tests/bench/",
+    "tests/enroll/",
+    "tests/eval/",
+    "tests/web/",
+    "tests/keys/test_kek_pkcs11.py",
+    "tests/keys/test_kek_transit.py",
+    "tests/reliability/test_hostile_images.py",
+    "tests/reliability/test_key_hygiene.py",
+    "tests/test_cli.py",
+    "tests/test_prod_lock.py",
+)
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_report_header() -> str:
@@ -43,6 +63,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "sqlite_only" in item.keywords:
                 item.add_marker(skip)
+        neutral = [item for item in items if _engine_neutral(item)]
+        if neutral:
+            config.hook.pytest_deselected(items=neutral)
+            items[:] = [item for item in items if not _engine_neutral(item)]
+
+
+def _engine_neutral(item: pytest.Item) -> bool:
+    if "engine_neutral" in item.keywords:
+        return True
+    path = Path(str(item.fspath)).resolve()
+    try:
+        relative = path.relative_to(_ROOT).as_posix()
+    except ValueError:
+        return False
+    return relative.startswith(ENGINE_NEUTRAL)
 
 
 @dataclass(frozen=True)
