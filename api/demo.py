@@ -67,6 +67,11 @@ def run_demo(
         echo(f"1. Creating a vault in {root} (a key-encryption key and two databases)")
         init_data_dir(settings)
         runtime = open_runtime(settings)
+        summary["engine"] = runtime.settings.face_engine
+        echo(
+            f"  face engine: {runtime.settings.face_engine} (threshold "
+            f"{runtime.settings.match_threshold}, margin {runtime.settings.match_margin})"
+        )
         try:
             text = notice_text("v1", "vi")
             consent = ConsentRequest(
