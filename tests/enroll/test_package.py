@@ -13,7 +13,9 @@ import pytest
 
 import enroll
 from enroll import (
+    DEFAULT_ENGINE,
     EMBEDDING_DIM,
+    ENGINES,
     MODEL_NAME,
     MODEL_VERSION,
     Embedder,
@@ -27,13 +29,21 @@ from enroll import (
     MultipleFaces,
     NoFace,
     NotAnImage,
+    engine,
+    make_embedder,
 )
+from enroll.engines import DLIB, SFACE
 
 ENROLL_DIR = Path(enroll.__file__).parent
 
 
 def test_public_surface() -> None:
     assert set(enroll.__all__) == {
+        "DEFAULT_ENGINE",
+        "ENGINES",
+        "EngineSpec",
+        "engine",
+        "make_embedder",
         "EMBEDDING_DIM",
         "MODEL_NAME",
         "MODEL_VERSION",
@@ -168,6 +178,11 @@ def test_face_embedder_validates_arguments() -> None:
 
 
 class _FakeEmbedder:
+    engine = SFACE
+
+    def warm_up(self) -> None:
+        pass
+
     def embed_enrolment(self, data: bytes) -> Embedding:
         return Embedding(vector=np.zeros(EMBEDDING_DIM), box=FaceBox(0, 1, 1, 0))
 
@@ -182,3 +197,32 @@ def test_fake_embedder_satisfies_protocol() -> None:
     fake: Embedder = _FakeEmbedder()
     assert isinstance(fake, Embedder)
     assert fake.count_faces(b"") == 1
+
+
+def test_a_fake_without_an_engine_is_no_embedder() -> None:
+    """The engine is part of the protocol: a vault must know whose embeddings it gets."""
+
+    class Anonymous:
+        def embed_enrolment(self, data: bytes) -> Embedding:
+            raise NotImplementedError
+
+        embed_probe = embed_enrolment
+
+        def count_faces(self, data: bytes) -> int:
+            return 0
+
+        def warm_up(self) -> None:
+            pass
+
+    assert not isinstance(Anonymous(), Embedder)
+
+
+def test_engines_are_described_once() -> None:
+    assert DEFAULT_ENGINE is SFACE
+    assert set(ENGINES) == {"sface", "dlib"}
+    assert engine("dlib") is DLIB
+    with pytest.raises(ValueError, match="sface"):
+        engine("insightface")
+    assert len({spec.model_version for spec in ENGINES.values()}) == len(ENGINES)
+    assert DLIB.model_version == MODEL_VERSION
+    assert make_embedder("dlib").engine is DLIB
