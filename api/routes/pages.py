@@ -1,20 +1,23 @@
-"""Web pages: the consent kiosk, the customer's own page and the auditor's page.
+"""Web pages: the consent counter (kiosk), the customer's own page, the auditor's page,
+the staff page of requests and breaches, and the public privacy page.
 
 The pages are public HTML shells rendered with Jinja2; their JavaScript keeps the bearer
 secret (staff key, access code, auditor key) in ``sessionStorage`` and calls the JSON API.
 Everything they need (scripts, styles, QR codes) is served by facekeep itself, so they
-work offline in a venue. Three small JSON routes exist only for the pages: a face count
-for the kiosk's live hint, the QR code of a customer's link, and the auditor's export.
+work offline in a venue. A few small JSON routes exist only for the pages: a face count
+for the kiosk's live hint, the QR code of a customer's link, the venues' names, the
+anonymous count of refusals, and the auditor's export.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,14 +25,16 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field
 
+from api import credentials
 from api.auth import Principal, authenticate, public, roles
 from api.forms import files, read_multipart
-from api.notices import latest_version, notice_for
+from api.notices import available, latest_version, notice_for, version_key
 from api.problems import Problem
 from api.ratelimit import retry_after
 from api.schemas import Strict
+from api.settings import Settings
 from api.state import app_state
-from api.web.i18n import LANG_NAMES, LANGS, pick_lang, strings
+from api.web.i18n import LANG_NAMES, LANGS, STRINGS, pick_lang, strings
 from vault.export import export_audit
 
 router = APIRouter(tags=["pages"])
@@ -37,7 +42,7 @@ router = APIRouter(tags=["pages"])
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 STATIC_DIR = WEB_DIR / "static"
 # Every file in api/web/static, each served by its own route (a test holds the list).
-STATIC_FILES = ("common.js", "kiosk.js", "me.js", "audit.js", "style.css")
+STATIC_FILES = ("common.js", "kiosk.js", "me.js", "audit.js", "staff.js", "style.css")
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 # The camera is the only powerful feature a page may use, and only on this origin.
@@ -58,10 +63,6 @@ _PAGE_HEADERS = {
 # user types in), listed in the API document like every route.
 PAGE = {"response_class": HTMLResponse, **public()}
 Lang = Query(default=None, max_length=8, description="Page language: vi (default) or en.")
-
-# Consent validity the kiosk offers (days); the staff picks one when signing in.
-VALIDITY_DAYS = (30, 90, 180, 365, 730)
-DEFAULT_VALIDITY_DAYS = 365
 
 
 @lru_cache(maxsize=1)
@@ -96,29 +97,81 @@ def _render(
 
 @router.get("/", **PAGE)
 def home(request: Request, lang: str | None = Lang) -> HTMLResponse:
-    """Links to the three pages."""
+    """Links to the pages."""
     return _render(request, "home.html", "home", lang)
+
+
+def _notice(settings: Settings, lang: str) -> dict[str, Any]:
+    version = latest_version(lang, settings.notices_dir)
+    text = notice_for(settings, version, lang)
+    return {"version": version, "paragraphs": [p for p in text.split("\n\n") if p.strip()]}
 
 
 @router.get("/kiosk/enrol", **PAGE)
 def kiosk_enrol(request: Request, lang: str | None = Lang) -> HTMLResponse:
-    """The consent kiosk: notice, purposes, confirmation, then the photo."""
+    """The consent counter: notice, purposes, agree or refuse, then the photos. The page
+    carries both languages, so the guest switches language without losing their place
+    (or the access code on the screen)."""
     lang = pick_lang(lang)
     settings = app_state(request).settings
-    version = latest_version(lang, settings.notices_dir)
+    notices = {code: _notice(settings, code) for code in LANGS}
+    validity = sorted(set(settings.consent_validity_days))
+    default = settings.default_validity_days
     return _render(
         request,
         "kiosk.html",
         "kiosk",
         lang,
-        notice_version=version,
-        notice_paragraphs=[
-            p for p in notice_for(settings, version, lang).split("\n\n") if p.strip()
-        ],
-        validity_days=VALIDITY_DAYS,
-        default_validity=DEFAULT_VALIDITY_DAYS,
+        notice_version=notices[lang]["version"],
+        notice_paragraphs=notices[lang]["paragraphs"],
+        notices=notices,
+        all_strings=STRINGS,
+        validity_days=validity,
+        default_validity=default if default in validity else validity[-1],
         grace_days=f"{settings.retention_grace_days:g}",
+        code_seconds=settings.kiosk_code_seconds,
+        public_url_set=bool(settings.public_url),
     )
+
+
+@router.get("/privacy", **PAGE)
+def privacy_page(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """The public privacy page: who the controller is and how to reach them, the
+    retention schedule, the notice versions in force and how to use each right."""
+    lang = pick_lang(lang)
+    settings = app_state(request).settings
+    notices: list[dict[str, Any]] = []
+    for version, notice_lang in available(settings.notices_dir):
+        text = notice_for(settings, version, notice_lang)
+        notices.append(
+            {
+                "version": version,
+                "lang": notice_lang,
+                "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                "paragraphs": [p for p in text.split("\n\n") if p.strip()],
+            }
+        )
+    notices.sort(key=lambda n: (version_key(n["version"]), n["lang"] != lang), reverse=True)
+    return _render(
+        request,
+        "privacy.html",
+        "privacy",
+        lang,
+        s=settings,
+        validity_days=sorted(set(settings.consent_validity_days)),
+        max_days=max(settings.consent_validity_days) + int(settings.retention_grace_days),
+        grace_days=f"{settings.retention_grace_days:g}",
+        notices=notices,
+        note=settings.privacy_note_vi if lang == "vi" else settings.privacy_note_en,
+        placeholders=settings.placeholders(),
+    )
+
+
+@router.get("/staff", **PAGE)
+def staff_page(request: Request, lang: str | None = Lang) -> HTMLResponse:
+    """The staff page: data-subject requests (what is open and what is late) and the
+    breach register."""
+    return _render(request, "staff.html", "staff", lang)
 
 
 @router.get("/me", **PAGE)
@@ -194,16 +247,39 @@ async def count_faces(
 
 class CustomerLinkIn(Strict):
     code: str = Field(pattern=r"^[A-Za-z0-9]{4}(-?[A-Za-z0-9]{4}){1,9}$")
+    lang: Literal["vi", "en"] = "vi"
 
 
 @router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin"))
 def customer_link(body: CustomerLinkIn, request: Request) -> Any:
-    """The link to a customer's page with their code in the fragment (never sent to a
-    server), and its QR code as an SVG data URI, for the kiosk to show after enrolment."""
-    base = app_state(request).settings.public_url or str(request.base_url)
-    url = f"{base.rstrip('/')}/me#code={body.code.upper()}"
+    """The link to a customer's page in their language, with their code in the fragment
+    (never sent to a server), and its QR code as an SVG data URI, for the kiosk to show
+    after enrolment. ``public_url_set`` false means the link uses the address the kiosk
+    itself used, which a guest's phone may not reach (set ``FACEKEEP_PUBLIC_URL``)."""
+    public = app_state(request).settings.public_url
+    base = public or str(request.base_url)
+    url = f"{base.rstrip('/')}/me?lang={body.lang}#code={body.code.upper()}"
     qr = segno.make(url, error="m")
-    return {"url": url, "qr_svg": qr.svg_data_uri(scale=6, border=4)}
+    return {
+        "url": url,
+        "qr_svg": qr.svg_data_uri(scale=6, border=4),
+        "public_url_set": bool(public),
+    }
+
+
+@router.get("/v1/pages/venues", tags=["pages"], **roles("admin", "customer", "auditor"))
+def venue_names(request: Request) -> Any:
+    """Venue names by id, so receipts and pages name venues, not ids."""
+    engine = app_state(request).runtime.vault.engine
+    return {"venues": {v["id"]: v["name"] for v in credentials.list_venues(engine)}}
+
+
+@router.post("/v1/pages/refusals", tags=["staff"], **roles("admin"))
+def consent_refused(request: Request) -> Any:
+    """A guest said "I do not agree" at the counter. Nothing about them is recorded: this
+    only adds one to an anonymous count (``facekeep_consent_refusals_total``)."""
+    app_state(request).metrics.consent_refusals.inc()
+    return {"recorded": "an anonymous count only"}
 
 
 @router.get(

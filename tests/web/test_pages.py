@@ -5,6 +5,7 @@ folder, and the face count, customer link and export routes behind their roles."
 from __future__ import annotations
 
 import io
+import json
 import re
 import warnings
 import zipfile
@@ -19,7 +20,7 @@ import pytest
 
 from api import credentials
 from api.app import create_app
-from api.notices import notice_text
+from api.notices import notice_for
 from api.routes.pages import STATIC_DIR, STATIC_FILES
 from api.runtime import init_data_dir
 from api.settings import Settings
@@ -32,7 +33,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-PAGES = ["/", "/kiosk/enrol", "/me", "/audit"]
+PAGES = ["/", "/kiosk/enrol", "/me", "/audit", "/privacy", "/staff"]
 
 
 @dataclass
@@ -124,7 +125,16 @@ def test_every_string_is_used_by_a_page() -> None:
         used |= set(re.findall(r"\bt\.([a-z0-9_]+)", template.read_text(encoding="utf-8")))
     for script in (web / "static").glob("*.js"):
         used |= set(re.findall(r"'([a-z0-9_]+)'", script.read_text(encoding="utf-8")))
-    computed = ("err_", "status_", "state_", "purpose_")
+    computed = (
+        "err_",
+        "status_",
+        "state_",
+        "purpose_",
+        "kind_",
+        "channel_",
+        "rqstatus_",
+        "br_step_",
+    )
     unused = {k for k in STRINGS["en"] if k not in used and not k.startswith(computed)}
     assert unused == set()
 
@@ -157,17 +167,79 @@ def test_pages_render_in_both_languages_with_strict_headers(
         assert "src=" in attrs or 'type="application/json"' in attrs, attrs
 
 
+def _escaped(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().replace("'", "&#39;").replace('"', "&#34;"))
+
+
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_kiosk_shows_the_full_notice_and_unticked_separate_purposes(site: Site, lang: str) -> None:
+def test_kiosk_shows_the_full_newest_notice_and_unticked_separate_purposes(
+    site: Site, lang: str
+) -> None:
     html = site.client.get("/kiosk/enrol", params={"lang": lang}).text
     text = re.sub(r"\s+", " ", html)
-    for paragraph in notice_text("v1", lang).split("\n\n"):
-        escaped = paragraph.strip().replace("'", "&#39;").replace('"', "&#34;")
-        assert re.sub(r"\s+", " ", escaped) in text
+    settings = site.client.app.state.facekeep.settings  # type: ignore[attr-defined]
+    for paragraph in notice_for(settings, "v2", lang).split("\n\n"):
+        assert _escaped(paragraph) in text
     boxes = {b["id"]: b for b in _parse(html).checkboxes}
     assert set(boxes) == {"purpose-checkin", "purpose-marketing", "confirm"}
     assert all("checked" not in box for box in boxes.values())
-    assert 'data-notice-version="v1"' in html and f'data-lang="{lang}"' in html
+    # Both languages travel with the page, so switching language never reloads it.
+    other = "en" if lang == "vi" else "vi"
+    assert (
+        notice_for(settings, "v2", other).split("\n\n")[1].split("\n")[0]
+        in json.loads(
+            re.search(r'id="fk-notices">(.*?)</script>', html).group(1)  # type: ignore[union-attr]
+        )[other]["paragraphs"][1]
+    )
+    assert 'id="consent-refuse"' in html  # the refuse button stands beside "agree"
+    assert 'data-code-seconds="120"' in html
+    assert "FACEKEEP_PUBLIC_URL" in html  # the staff warning: no public address is set
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_privacy_page_publishes_controller_schedule_notices_and_rights(
+    tmp_path: Path, embedder: FaceEmbedder, lang: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        retention_interval_seconds=0,
+        controller="Công ty TNHH Karaoke Hoa Sen",
+        privacy_contact="privacy@hoasen.example",
+        dpo="Nguyễn Thị Lan",
+        retention_grace_days=14,
+        consent_validity_days=[90, 365],
+        privacy_note_vi="Nhật ký kiểm toán được giữ 5 năm.",
+        privacy_note_en="The audit log is kept 5 years.",
+    )
+    init_data_dir(settings)
+    with TestClient(create_app(settings, embedder=embedder)) as client:
+        html = client.get("/privacy", params={"lang": lang}).text
+    text = re.sub(r"\s+", " ", html)
+    t = STRINGS[lang]
+    for expected in (
+        "Công ty TNHH Karaoke Hoa Sen",
+        "privacy@hoasen.example",
+        "Nguyễn Thị Lan",
+        t["pv_s_consent_v"].replace("{days}", "90, 365"),
+        t["pv_s_templates_v"].replace("{grace}", "14").replace("{max}", "379"),
+        t["pv_s_requests_v"].replace("{ack}", "2").replace("{days}", "15"),
+        t["pv_s_breach_v"].replace("{hours}", "72"),
+        t["pv_r_withdraw"],
+        t["pv_r_erase_how"],
+        "Nhật ký kiểm toán được giữ 5 năm." if lang == "vi" else "The audit log is kept 5 years.",
+    ):
+        assert _escaped(expected) in text, expected
+    for version in ("v1", "v2"):
+        for notice_lang in ("vi", "en"):
+            assert f'data-version="{version}" data-lang="{notice_lang}"' in html
+            first = notice_for(settings, version, notice_lang).split("\n\n")[1]
+            assert _escaped(first.split("\n")[0]) in text
+    assert "FACEKEEP_CONTROLLER" not in html  # nothing left unset
+
+
+def test_privacy_page_says_what_is_not_configured(site: Site) -> None:
+    html = site.client.get("/privacy").text
+    assert "FACEKEEP_CONTROLLER, FACEKEEP_PRIVACY_CONTACT" in html
 
 
 def test_pages_and_their_files_are_public_routes_of_the_api_document(site: Site) -> None:
@@ -177,6 +249,8 @@ def test_pages_and_their_files_are_public_routes_of_the_api_document(site: Site)
     expected = {
         ("/v1/faces/count", "post"): ["admin"],
         ("/v1/pages/customer-link", "post"): ["admin"],
+        ("/v1/pages/refusals", "post"): ["admin"],
+        ("/v1/pages/venues", "get"): ["admin", "customer", "auditor"],
         ("/v1/audit/export", "get"): ["auditor"],
     }
     for (path, method), allowed in expected.items():
@@ -229,7 +303,14 @@ def test_customer_link_and_its_qr_code(site: Site) -> None:
     )
     assert response.status_code == 200
     body = response.json()
-    assert body["url"] == f"http://testserver/me#code={code}"
+    assert body["url"] == f"http://testserver/me?lang=vi#code={code}"
+    assert body["public_url_set"] is False
+    english = site.client.post(
+        "/v1/pages/customer-link",
+        headers=site.auth(site.admin),
+        json={"code": code, "lang": "en"},
+    ).json()
+    assert english["url"] == f"http://testserver/me?lang=en#code={code}"
     assert body["qr_svg"].startswith("data:image/svg+xml")
     assert "<svg" in body["qr_svg"] or "%3Csvg" in body["qr_svg"]
     for bad in ["", "x", "ABCD EFGH", "<script>", "A" * 60]:
@@ -241,6 +322,35 @@ def test_customer_link_and_its_qr_code(site: Site) -> None:
         "/v1/pages/customer-link", headers=site.auth(site.kiosk), json={"code": code}
     )
     assert forbidden.status_code == 403
+
+
+def test_a_refusal_is_only_an_anonymous_count(site: Site) -> None:
+    def refusals() -> float:
+        metrics = site.client.get("/metrics").text
+        found = re.search(r"^facekeep_consent_refusals_total (\S+)$", metrics, re.M)
+        assert found, metrics
+        return float(found.group(1))
+
+    events = len(
+        site.client.get("/v1/audit/events", headers=site.auth(site.auditor)).json()["events"]
+    )
+    assert refusals() == 0
+    for _ in range(2):
+        r = site.client.post("/v1/pages/refusals", headers=site.auth(site.admin))
+        assert r.status_code == 200 and r.json() == {"recorded": "an anonymous count only"}
+    assert refusals() == 2
+    # Nothing else was written: no audit event, no request in the register.
+    after = site.client.get("/v1/audit/events", headers=site.auth(site.auditor)).json()["events"]
+    assert len(after) == events
+    assert site.client.get("/v1/requests", headers=site.auth(site.admin)).json()["requests"] == []
+    assert site.client.post("/v1/pages/refusals", headers=site.auth(site.kiosk)).status_code == 403
+
+
+def test_venue_names_for_receipts(site: Site) -> None:
+    for token in (site.admin, site.auditor):
+        r = site.client.get("/v1/pages/venues", headers=site.auth(token))
+        assert r.json() == {"venues": {"hanoi-1": "Hà Nội 1"}}
+    assert site.client.get("/v1/pages/venues", headers=site.auth(site.kiosk)).status_code == 403
 
 
 def test_export_zip_verifies_offline(site: Site, tmp_path: Path) -> None:

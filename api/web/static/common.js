@@ -5,9 +5,11 @@
 'use strict';
 
 (function () {
-  const T = JSON.parse(document.getElementById('fk-strings').textContent);
-  const LANG = document.documentElement.lang || 'vi';
-  const LOCALE = LANG === 'vi' ? 'vi-VN' : 'en-GB';
+  let T = JSON.parse(document.getElementById('fk-strings').textContent);
+  const allStrings = document.getElementById('fk-strings-all');
+  const ALL = allStrings ? JSON.parse(allStrings.textContent) : null;
+  let LANG = document.documentElement.lang || 'vi';
+  const locale = () => (LANG === 'vi' ? 'vi-VN' : 'en-GB');
   const has = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 
   /** A page string, with {name} placeholders filled in. */
@@ -33,6 +35,64 @@
     }
     return node;
   }
+
+  // ---------------------------------------------------------------- language
+
+  /** Put the current language's strings into every element marked data-t (its text),
+   * data-t-aria-label or data-t-alt; data-tv-NAME attributes fill {name}. */
+  function applyStrings(root) {
+    for (const node of (root || document).querySelectorAll('[data-t]')) {
+      const vars = {};
+      for (const [k, v] of Object.entries(node.dataset)) {
+        if (k.startsWith('tv') && k.length > 2) vars[k[2].toLowerCase() + k.slice(3)] = v;
+      }
+      if ('tvOrigin' in node.dataset) vars.origin = window.location.origin;
+      node.textContent = t(node.dataset.t, vars);
+    }
+    for (const node of (root || document).querySelectorAll('[data-t-aria-label]')) {
+      node.setAttribute('aria-label', t(node.dataset.tAriaLabel));
+    }
+    for (const node of (root || document).querySelectorAll('[data-t-alt]')) {
+      node.setAttribute('alt', t(node.dataset.tAlt));
+    }
+  }
+
+  /** Switch the page to ``lang`` without reloading it (pages that carry both languages):
+   * nothing on the screen is lost. Page scripts listen for the ``fk:lang`` event. */
+  function setLang(lang) {
+    if (!ALL || !has(ALL, lang) || lang === LANG) return;
+    LANG = lang;
+    T = ALL[lang];
+    document.documentElement.lang = lang;
+    applyStrings(document);
+    const titleKey = document.body.dataset.titleKey;
+    if (titleKey) document.title = t(titleKey) + ' · facekeep';
+    for (const a of document.querySelectorAll('.lang-switch a')) {
+      if (a.hreflang === lang) a.setAttribute('aria-current', 'true');
+      else a.removeAttribute('aria-current');
+    }
+    for (const a of document.querySelectorAll('a[data-lang-href]')) {
+      const url = new URL(a.href, window.location.href);
+      url.searchParams.set('lang', lang);
+      a.href = url.pathname + url.search;
+    }
+    const here = new URL(window.location.href);
+    here.searchParams.set('lang', lang);
+    history.replaceState(history.state, '', here.pathname + here.search + here.hash);
+    document.dispatchEvent(new CustomEvent('fk:lang', { detail: { lang } }));
+  }
+
+  if (ALL && document.body.hasAttribute('data-inpage-lang')) {
+    for (const a of document.querySelectorAll('.lang-switch a')) {
+      a.addEventListener('click', (ev) => {
+        ev.preventDefault();
+        setLang(a.hreflang);
+      });
+    }
+  }
+  applyStrings(document);
+
+  // ---------------------------------------------------------------- the JSON API
 
   class ApiError extends Error {
     constructor(status, code, detail, body) {
@@ -87,11 +147,18 @@
     if (!iso) return '';
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
-    return d.toLocaleString(LOCALE, { dateStyle: 'medium', timeStyle: 'short' });
+    return d.toLocaleString(locale(), { dateStyle: 'medium', timeStyle: 'short' });
   }
 
   function fmtDay(d) {
-    return d.toLocaleDateString(LOCALE, { dateStyle: 'long' });
+    return d.toLocaleDateString(locale(), { dateStyle: 'long' });
+  }
+
+  /** A date as 30/11/2026, the way both languages write it in a sentence. */
+  function fmtNumDay(iso) {
+    const d = iso instanceof Date ? iso : new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    return d.toLocaleDateString('en-GB', { day: '2-digit', month: '2-digit', year: 'numeric' });
   }
 
   const PREFIX = 'facekeep.';
@@ -121,13 +188,17 @@
     downloadBlob(filename, blob);
   }
 
-  /** Print only ``target`` (the receipt), with the print stylesheet. */
+  /** Print only ``target`` (the receipt), with the print stylesheet; the browser's print
+   * dialog offers "Save as PDF". Technical details are opened for the copy. */
   function printOnly(target) {
     document.body.classList.add('print-receipt');
     target.classList.add('print-target');
+    const folded = [...target.querySelectorAll('details:not([open])')];
+    folded.forEach((d) => { d.open = true; });
     const done = () => {
       document.body.classList.remove('print-receipt');
       target.classList.remove('print-target');
+      folded.forEach((d) => { d.open = false; });
       window.removeEventListener('afterprint', done);
     };
     window.addEventListener('afterprint', done);
@@ -155,8 +226,34 @@
     }
   }
 
+  /** Ask in a modal dialog (``dialog`` has buttons .confirm-yes and .confirm-no);
+   * resolves true or false. */
+  function confirmWith(dialog, yes, no) {
+    return new Promise((resolve) => {
+      const finish = (answer) => {
+        yes.removeEventListener('click', onYes);
+        no.removeEventListener('click', onNo);
+        dialog.removeEventListener('cancel', onNo);
+        dialog.close();
+        resolve(answer);
+      };
+      const onYes = () => finish(true);
+      const onNo = () => finish(false);
+      yes.addEventListener('click', onYes);
+      no.addEventListener('click', onNo);
+      dialog.addEventListener('cancel', onNo);
+      dialog.showModal();
+      no.focus();
+    });
+  }
+
   function purposeName(p) {
     return has(T, 'purpose_' + p) ? T['purpose_' + p] : p;
+  }
+
+  function joinWords(items) {
+    if (items.length <= 1) return items.join('');
+    return items.slice(0, -1).join(', ') + ' ' + t('and') + ' ' + items[items.length - 1];
   }
 
   function kv(rows) {
@@ -172,12 +269,39 @@
     return el('code', { class: 'hash', text: String(value) });
   }
 
-  /** A signed receipt (consent or destruction) as readable markup. */
-  function renderReceipt(doc, level) {
+  function isDestruction(doc) {
+    return String(((doc || {}).receipt || {}).version || '').startsWith('facekeep-destruction');
+  }
+
+  /** One plain sentence that says what the receipt records, in the page's language,
+   * with venue names (``venues`` maps ids to names) rather than ids. */
+  function receiptSentence(doc, venues) {
     const r = doc.receipt || {};
-    const destruction = String(r.version || '').startsWith('facekeep-destruction-receipt');
-    const id = 'receipt-' + String(r.receipt_id || Math.random()).replace(/[^A-Za-z0-9_-]/g, '');
-    const title = t(destruction ? 'receipt_destruction' : 'receipt_consent');
+    const date = fmtNumDay(r.timestamp);
+    const name = (id) => (venues && venues[id]) || id;
+    if (isDestruction(doc)) {
+      const reason = String(r.reason || '');
+      let why;
+      if (reason === 'customer request' || reason === 'data-subject request') why = t('why_request');
+      else if (reason === 'retention') why = t('why_retention');
+      else why = t('why_other', { reason });
+      return t('r_sentence_destroyed', { date, controller: (r.controller || {}).name || '', why });
+    }
+    const services = r.services || [];
+    const places = [...new Set(services.flatMap((s) => s.venues || []))].map(name);
+    const purposes = services.map((s) => purposeName(s.purpose));
+    const ends = services.map((s) => s.termination);
+    const until = ends.length && ends.every((e) => e && e !== 'until withdrawn')
+      ? t('r_until_date', { date: fmtNumDay(ends.sort().slice(-1)[0]) })
+      : t('r_until_open');
+    return t('r_sentence_consent', {
+      date, venues: joinWords(places), purposes: joinWords(purposes), until,
+    });
+  }
+
+  /** The technical fields of a receipt, as label/value rows. */
+  function receiptRows(doc) {
+    const r = doc.receipt || {};
     const rows = [
       [t('r_receipt_id'), hash(r.receipt_id)],
       [t('r_timestamp'), fmtDate(r.timestamp)],
@@ -185,7 +309,7 @@
       [t('r_jurisdiction'), r.jurisdiction],
       [t('r_customer'), hash(r.pii_principal_id)],
     ];
-    if (destruction) {
+    if (isDestruction(doc)) {
       rows.push(
         [t('r_destroyed_keys'), el('ul', { class: 'plain' }, (r.destroyed_keys || []).map(
           (k) => el('li', {}, hash(k.key_id), ' · ', t('r_commitment'), ' ', hash(k.commitment))))],
@@ -212,18 +336,77 @@
       );
     }
     rows.push([t('r_signature'), hash(doc.signature)], [t('r_signing_key'), hash(doc.key_id)]);
-    return el('article', { class: 'receipt', 'aria-labelledby': id },
-      el(level || 'h3', { id, text: title }), kv(rows));
+    return rows;
   }
 
-  function receiptFilename(doc) {
+  /** A signed receipt (consent or destruction): one plain sentence first, the technical
+   * fields folded under "Technical details". */
+  function renderReceipt(doc, level, venues) {
     const r = doc.receipt || {};
-    const kind = String(r.version || '').startsWith('facekeep-destruction') ? 'destruction' : 'consent';
-    return `facekeep-${kind}-receipt-${r.receipt_id || 'unknown'}.json`;
+    const id = 'receipt-' + String(r.receipt_id || Math.random()).replace(/[^A-Za-z0-9_-]/g, '');
+    const title = t(isDestruction(doc) ? 'receipt_destruction' : 'receipt_consent');
+    return el('article', { class: 'receipt', 'aria-labelledby': id },
+      el(level || 'h3', { id, text: title }),
+      el('p', { class: 'sentence', text: receiptSentence(doc, venues) }),
+      el('details', { class: 'tech' }, el('summary', { text: t('tech_details') }),
+        kv(receiptRows(doc))));
+  }
+
+  function receiptFilename(doc, ext) {
+    const r = doc.receipt || {};
+    const kind = isDestruction(doc) ? 'destruction' : 'consent';
+    return `facekeep-${kind}-receipt-${r.receipt_id || 'unknown'}.${ext || 'json'}`;
+  }
+
+  /** The receipt as a PNG picture (title, sentence, then every field), downloaded. */
+  function saveReceiptImage(doc, venues) {
+    const width = 1000;
+    const pad = 40;
+    const canvas = el('canvas', { width, height: 10 });
+    const ctx = canvas.getContext('2d');
+    const lines = [];
+    const wrap = (text, font, color) => {
+      ctx.font = font;
+      let line = '';
+      for (const word of String(text).split(/\s+/)) {
+        const next = line ? line + ' ' + word : word;
+        if (ctx.measureText(next).width > width - 2 * pad && line) {
+          lines.push({ text: line, font, color });
+          line = word;
+        } else {
+          line = next;
+        }
+      }
+      lines.push({ text: line, font, color });
+    };
+    wrap(t(isDestruction(doc) ? 'receipt_destruction' : 'receipt_consent'), 'bold 30px sans-serif', '#12263f');
+    lines.push({ text: '', font: '12px sans-serif' });
+    wrap(receiptSentence(doc, venues), '22px sans-serif', '#111111');
+    lines.push({ text: '', font: '12px sans-serif' });
+    for (const [label, value] of receiptRows(doc)) {
+      const text = value instanceof Node ? value.textContent : value;
+      if (!text) continue;
+      wrap(label, 'bold 15px sans-serif', '#444444');
+      wrap(text, '15px monospace', '#111111');
+    }
+    const height = (f) => parseInt(f.match(/(\d+)px/)[1], 10) * 1.4;
+    canvas.height = pad * 2 + lines.reduce((sum, l) => sum + height(l.font), 0);
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    let y = pad;
+    for (const l of lines) {
+      y += height(l.font);
+      ctx.font = l.font;
+      ctx.fillStyle = l.color || '#111111';
+      ctx.fillText(l.text, pad, y - height(l.font) * 0.3);
+    }
+    canvas.toBlob((blob) => downloadBlob(receiptFilename(doc, 'png'), blob), 'image/png');
   }
 
   window.FK = {
-    LANG, t, el, api, ApiError, errorText, fmtDate, fmtDay, store, downloadBlob, downloadJson,
-    printOnly, reveal, setBusy, purposeName, kv, hash, renderReceipt, receiptFilename,
+    get LANG() { return LANG; },
+    t, el, api, ApiError, errorText, fmtDate, fmtDay, fmtNumDay, store, downloadBlob, downloadJson,
+    printOnly, reveal, setBusy, confirmWith, purposeName, joinWords, kv, hash, renderReceipt,
+    receiptSentence, receiptFilename, saveReceiptImage, isDestruction, setLang, applyStrings,
   };
 })();

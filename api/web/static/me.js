@@ -4,7 +4,8 @@
 'use strict';
 
 (function () {
-  const { t, el, api, errorText, store, reveal, setBusy, purposeName, fmtDate } = window.FK;
+  const FK = window.FK;
+  const { t, el, api, errorText, store, reveal, setBusy, purposeName, fmtDate } = FK;
   const $ = (id) => document.getElementById(id);
 
   const status = $('status');
@@ -55,6 +56,7 @@
     let data;
     try {
       data = await api('GET', '/v1/me', { token: code() });
+      await loadVenueNames();
     } catch (err) {
       if (err.status === 401) store.del('code');
       showLogin(errorText(err), focus);
@@ -83,21 +85,48 @@
     item.append(
       el('span', { class: p.active ? 'badge ok' : 'badge off' }, purposeName(p.purpose), ': ', state));
     if (p.active) {
-      const actions = el('span', { class: 'actions inline' });
-      actions.append(el('button', {
-        type: 'button', 'data-purpose': p.purpose, class: 'revoke',
-        text: t('revoke_purpose', { purpose: purposeName(p.purpose) }),
-        onclick: (ev) => revoke(ev.currentTarget, p.purpose),
-      }));
-      if (p.purpose === 'marketing') {
-        actions.append(el('button', {
-          type: 'button', class: 'object', text: t('object_marketing'),
-          onclick: (ev) => objectToMarketing(ev.currentTarget),
-        }));
-      }
-      item.append(actions);
+      // One clear action per purpose: check-in is withdrawn, marketing is objected to.
+      const marketing = p.purpose === 'marketing';
+      item.append(el('span', { class: 'actions inline' }, el('button', {
+        type: 'button', 'data-purpose': p.purpose, class: 'stop ' + (marketing ? 'object' : 'revoke'),
+        text: t(marketing ? 'stop_marketing' : 'stop_checkin'),
+        onclick: (ev) => stop(ev.currentTarget, p.purpose),
+      })));
     }
     return item;
+  }
+
+  let venueNames = {};
+
+  async function loadVenueNames() {
+    try {
+      venueNames = (await api('GET', '/v1/pages/venues', { token: code() })).venues;
+    } catch (err) {
+      venueNames = {};
+    }
+  }
+
+  const venueName = (id) => venueNames[id] || id;
+
+  /** When the templates will be erased now that purposes were withdrawn, with "erase
+   * now"; or which purposes still keep them. */
+  function renderEraseAfter(data) {
+    const box = $('erase-after');
+    const active = [...new Set(data.consents.flatMap((c) => c.active_purposes))];
+    const withdrawn = data.consents.some((c) => c.purposes.some((p) => p.revoked_at));
+    if (data.erase_after) {
+      $('erase-after-text').textContent = t('erase_after_text', { date: FK.fmtNumDay(data.erase_after) });
+      $('erase-now').hidden = false;
+      box.hidden = false;
+    } else if (withdrawn && active.length) {
+      $('erase-after-text').textContent = t('erase_after_kept', {
+        purposes: FK.joinWords(active.map(purposeName)),
+      });
+      $('erase-now').hidden = true;
+      box.hidden = false;
+    } else {
+      box.hidden = true;
+    }
   }
 
   function render(data) {
@@ -113,12 +142,13 @@
       window.FK.kv([
         [t('consent_granted'), fmtDate(c.granted_at)],
         [t('consent_expires'), c.expires_at ? fmtDate(c.expires_at) : t('consent_never')],
-        [t('r_venues'), c.venues.join(', ')],
+        [t('r_venues'), c.venues.map(venueName).join(', ')],
         [t('consent_notice'), `${c.notice_version} (${c.notice_lang})`],
       ])));
     const anyActive = data.consents.some((c) => c.active_purposes.length > 0);
     $('consents').replaceChildren(...consents,
       anyActive ? '' : el('p', { class: 'muted', text: t('nothing_active') }));
+    renderEraseAfter(data);
 
     const n = data.templates.count;
     $('templates-count').textContent = n === 1 ? t('templates_count_one') : t('templates_count', { n });
@@ -136,7 +166,7 @@
         el('thead', {}, el('tr', {}, ['col_time', 'col_venue', 'col_purpose'].map(
           (k) => el('th', { scope: 'col', text: t(k) })))),
         el('tbody', {}, matches.slice().reverse().map((m) => el('tr', {},
-          el('td', { text: fmtDate(m.at) }), el('td', { text: m.venue || '' }),
+          el('td', { text: fmtDate(m.at) }), el('td', { text: venueName(m.venue || '') }),
           el('td', { text: purposeName(m.purpose || '') })))))));
     }
 
@@ -145,35 +175,40 @@
       const destruction = String(r.version || '').startsWith('facekeep-destruction');
       return el('details', { class: 'receipt-box' },
         el('summary', {}, t(destruction ? 'receipt_destruction' : 'receipt_consent'), ' · ', fmtDate(r.timestamp)),
-        window.FK.renderReceipt(doc, 'h3'),
+        FK.renderReceipt(doc, 'h3', venueNames),
         el('div', { class: 'actions' }, el('button', {
+          type: 'button', text: t('save_image'),
+          onclick: () => FK.saveReceiptImage(doc, venueNames),
+        }), el('button', {
           type: 'button', text: t('download_json'),
-          onclick: () => window.FK.downloadJson(window.FK.receiptFilename(doc), doc),
+          onclick: () => FK.downloadJson(FK.receiptFilename(doc), doc),
         })));
     }));
   }
 
   // ------------------------------------------------------------------ rights
 
-  async function revoke(button, purpose) {
-    setBusy(button, true);
-    try {
-      await api('POST', '/v1/me/revoke', { token: code(), json: { purpose } });
-      say(t('revoked_done', { purpose: purposeName(purpose) }));
-    } catch (err) {
-      setBusy(button, false);
-      say(errorText(err));
+  /** Withdraw check-in or object to marketing, after a confirmation that says what
+   * changes. */
+  async function stop(button, purpose) {
+    const marketing = purpose === 'marketing';
+    $('stop-dialog-h').textContent = t(marketing ? 'confirm_marketing_title' : 'confirm_checkin_title');
+    $('stop-dialog-text').textContent = t(marketing ? 'confirm_marketing_text' : 'confirm_checkin_text');
+    $('stop-error').textContent = '';
+    const sure = await FK.confirmWith($('stop-dialog'), $('stop-confirm'), $('stop-cancel'));
+    if (!sure) {
+      button.focus();
       return;
     }
-    await load(false);
-    $('consents-h').focus();
-  }
-
-  async function objectToMarketing(button) {
     setBusy(button, true);
     try {
-      await api('POST', '/v1/me/objections', { token: code(), json: { purpose: 'marketing' } });
-      say(t('objected_done'));
+      if (marketing) {
+        await api('POST', '/v1/me/objections', { token: code(), json: { purpose } });
+        say(t('objected_done'));
+      } else {
+        await api('POST', '/v1/me/revoke', { token: code(), json: { purpose } });
+        say(t('revoked_done', { purpose: purposeName(purpose) }));
+      }
     } catch (err) {
       setBusy(button, false);
       say(errorText(err));
@@ -218,11 +253,13 @@
 
   // ------------------------------------------------------------------ erasure
 
-  $('erase-open').addEventListener('click', () => {
+  function openErase() {
     $('erase-error').textContent = '';
     dialog.showModal();
     $('erase-cancel').focus();
-  });
+  }
+  $('erase-open').addEventListener('click', openErase);
+  $('erase-now').addEventListener('click', openErase);
   $('erase-cancel').addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => {
     if (!erasedSection.hidden) return;
@@ -242,6 +279,7 @@
     }
     setBusy(button, false);
     store.del('code');
+    out.venues = venueNames;
     store.setJson('erased', out);
     dataSection.hidden = true;
     showErased(out);
@@ -255,7 +293,7 @@
     say('');
     const box = $('destruction-receipt');
     if (out.receipt) {
-      box.replaceChildren(window.FK.renderReceipt(out.receipt, 'h3'));
+      box.replaceChildren(FK.renderReceipt(out.receipt, 'h3', out.venues || {}));
     } else {
       box.replaceChildren(window.FK.kv([
         [t('r_customer'), window.FK.hash(out.customer)],
@@ -266,13 +304,23 @@
     reveal(erasedSection, $('erased-h'), focus);
   }
 
-  $('erased-print').addEventListener('click', () => window.FK.printOnly(erasedSection));
+  $('erased-print').addEventListener('click', () => FK.printOnly(erasedSection));
+  $('erased-image').addEventListener('click', () => {
+    const out = store.getJson('erased');
+    if (out && out.receipt) FK.saveReceiptImage(out.receipt, out.venues || {});
+  });
   $('erased-download').addEventListener('click', () => {
     const out = store.getJson('erased');
     if (out && out.receipt) window.FK.downloadJson(window.FK.receiptFilename(out.receipt), out.receipt);
     else if (out) window.FK.downloadJson('facekeep-erasure.json', out);
   });
-  $('erased-close').addEventListener('click', () => {
+  $('erased-close').addEventListener('click', async () => {
+    // The receipt is the guest's proof: closing it asks first.
+    const sure = await FK.confirmWith($('close-dialog'), $('close-confirm'), $('close-cancel'));
+    if (!sure) {
+      $('erased-close').focus();
+      return;
+    }
     store.del('erased');
     showLogin();
   });
