@@ -4,7 +4,9 @@ Every row is a figure and a baseline measured in the same run on the same machin
 their ratio, so a noisy or slower machine shifts both sides alike. ``--quick`` runs every
 part at a reduced size in a couple of minutes (CI runs it so the suite never rots; its
 rows say which N they stood in); the full run takes a few minutes more and is for people.
-Generated data directories are cached under ``.bench-cache/`` (git-ignored).
+Generated data directories are cached under ``.bench-cache/`` (git-ignored). The
+``eval`` part measures both face engines' accuracy on ``../shared/faces-asia`` and
+re-derives their default thresholds and margins (:mod:`bench.accuracy`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.accuracy import eval_rows
 from bench.faces import ROOT, Synth, real_embeddings
 from bench.report import REQUIRED, Row, machine, table, write_json
 from bench.sections import (
@@ -34,6 +37,7 @@ PARTS: dict[str, Callable[[Context], list[Row]]] = {
     "search": search_rows,
     "coldstart": coldstart_rows,
     "service": service_rows,
+    "eval": eval_rows,
 }
 
 
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="run-", dir=args.cache))
     rows: list[Row] = []
+    ctx: Context | None = None
     try:
         say(f"{'quick' if args.quick else 'full'} run; work folder {work}")
         real = real_embeddings(args.cache)
@@ -80,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         info["seconds"] = round(time.perf_counter() - started, 1)
         info["load_average_at_end"] = list(os.getloadavg())
+        info["notes"] = list(ctx.notes) if ctx is not None else []
         shutil.rmtree(work, ignore_errors=True)
         if rows:
             print(table(rows))
@@ -89,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"average {info['load_average_at_start'][0]:.1f} -> "
                 f"{info['load_average_at_end'][0]:.1f}"
             )
+            for note in info["notes"]:
+                print(f"note: {note}")
             if args.json:
                 write_json(args.json, info, rows)
     missing = [n for n in REQUIRED if n not in {r.name for r in rows}]

@@ -11,6 +11,13 @@ exactly as after real enrolments. Each customer has one template, one active con
 
 Directories are built once per (synthetic data, N) under the cache folder (about 2 KB per
 customer on disk) and copied before each use, so runs never disturb the cache.
+
+The synthetic templates are drawn around dlib embeddings (:mod:`bench.faces`), so each
+directory is a dlib vault: it records the dlib model version in ``vault_settings`` at
+``init`` (as ``FACEKEEP_FACE_ENGINE=dlib facekeep init`` would), its templates carry that
+version, and servers on it run with ``FACEKEEP_FACE_ENGINE=dlib`` (:data:`ENGINE`), so a
+mismatch fails loudly instead of indexing nothing. The vault's machinery (index, cold
+start, audit) does not depend on the engine: both give 128 float32 numbers per template.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from sqlalchemy import Table
@@ -40,8 +47,10 @@ from vault.consent import notice_sha256
 from vault.models import consent_purposes, consents, customers, templates
 from vault.templates import template_context
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the vault records the dlib model it serves
 VENUE = "bench-1"
+#: The engine of the generated vaults (their templates are dlib-like).
+ENGINE: Final = "dlib"
 CHUNK = 10_000  # customers per generation task
 _STAMP = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores DateTime in SQLite
 
@@ -164,7 +173,7 @@ def _build(folder: Path, synth: Synth, n: int, say: Callable[[str], None]) -> No
     from keys.db import make_engine
     from vault import SYSTEM
 
-    settings = Settings(data_dir=folder)
+    settings = Settings(data_dir=folder, face_engine=ENGINE)
     init_data_dir(settings)
     engine = make_engine(settings.vault_url())
     credentials.ensure_venue(engine, VENUE, "Benchmark venue", datetime.now(UTC), SYSTEM)

@@ -15,6 +15,8 @@ from typing import Any
 
 REQUIRED = (
     "image_probe_http_p50_ms",
+    "image_probe_http_p50_ms_sface",
+    "image_probe_http_p50_ms_dlib",
     "image_raw_encode_ms",
     "search_p99_ms_100k",
     "search_p99_ms_1m",
