@@ -10,7 +10,8 @@ in one write transaction:
    database confirms the consent; done inside the write transaction, a revocation can
    no longer commit between the check and the event);
 2. appends the confirmed events (and the no-match ones) to the audit log, each with its
-   own sequence number, exactly as :func:`vault.audit.append_event` writes one;
+   own sequence number, exactly as :func:`vault.audit.append_event` writes one, and what
+   must commit with them (``record``: the check-in outbox rows of confirmed matches);
 3. commits once, and only then wakes each waiting request with its sequence number, or
    with "refused" for a match whose consent is gone (nothing is written for it; the
    caller looks again).
@@ -54,6 +55,9 @@ class Claim:
 
 #: ``confirm(conn, claims)`` -> for each claim, whether the database still allows it.
 Confirm = Callable[[Connection, Sequence[Claim]], Sequence[bool]]
+#: ``record(conn, written)``: more rows to write in the batch's transaction, given each
+#: event written with its sequence number (the check-in outbox is written this way).
+Record = Callable[[Connection, Sequence[tuple[dict[str, Any], int]]], None]
 
 REFUSED = -1
 
@@ -140,11 +144,13 @@ class AuditQueue:
         engine: Engine,
         *,
         confirm: Confirm | None = None,
+        record: Record | None = None,
         max_batch: int = 256,
         idle_seconds: float = 2.0,
     ) -> None:
         self.engine = engine
         self.confirm = confirm
+        self.record = record
         self.max_batch = max_batch
         self.idle_seconds = idle_seconds
         self._cond = threading.Condition(threading.Lock())
@@ -230,6 +236,10 @@ class AuditQueue:
                 refused = {id(item) for item, ok in zip(claimed, allowed, strict=True) if not ok}
                 written = [item for item in batch if id(item) not in refused]
                 seqs = append_events(conn, [item.event for item in written])
+                if self.record is not None:
+                    self.record(
+                        conn, [(item.event, seq) for item, seq in zip(written, seqs, strict=True)]
+                    )
         except Exception as exc:
             conn.close()
             conn = self.engine.connect()

@@ -211,3 +211,41 @@ breach_steps = Table(
     Column("note", Text, nullable=False),
     Column("recorded_by", String(80), nullable=False),
 )
+
+# Where each venue's check-ins are handed off (its own system's webhook). The signing
+# secret is sealed under a key-store data key of its own (``secret_owner``), so it follows
+# KEK rotations and is never stored in clear; FACEKEEP_CHECKIN_WEBHOOK_URL serves venues
+# without a row here.
+checkin_webhooks = Table(
+    "checkin_webhooks",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret_owner", String(128), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# The durable outbox of check-ins to hand off: one row per confirmed check-in match,
+# written in the same transaction as the match's audit event (``audit_seq``), delivered
+# by a background worker and retried with backoff until delivered, given up, or
+# cancelled because the guest withdrew meanwhile.
+checkin_outbox = Table(
+    "checkin_outbox",
+    metadata,
+    Column("checkin_id", String(40), primary_key=True),
+    Column("audit_seq", Integer, nullable=False, unique=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("consent_id", String(64), nullable=False),
+    Column("venue", String(64), nullable=False),
+    Column("kiosk", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    # pending | delivered | failed (given up) | cancelled (consent withdrawn, no endpoint)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("last_error", String(64), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Index("ix_checkin_outbox_due", "status", "next_attempt_at"),
+)

@@ -41,6 +41,8 @@ from vault import receipts as receipt_log
 from vault.audit import SYSTEM, Actor, append_event
 from vault.auditlog import AuditLog
 from vault.auditqueue import REFUSED, AuditQueue, Claim
+from vault.checkins import CheckinMatch
+from vault.checkins import enqueue as enqueue_checkins
 from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
 from vault.errors import (
     CustomerErased,
@@ -222,6 +224,9 @@ class Vault:
         self._own_seqs: set[int] = set()
         self._seen_seq = -1
         self.authoritative = authoritative
+        # Hand every venue's check-ins off (a default webhook is configured), or only
+        # those of venues with their own webhook.
+        self.checkin_every_venue = False
 
     @classmethod
     def open_url(
@@ -605,7 +610,9 @@ class Vault:
             with _AUDIT_QUEUE_LOCK:
                 queue = self.__dict__.get("_audit_queue")
                 if queue is None:
-                    queue = AuditQueue(self.engine, confirm=self._confirm_claims)
+                    queue = AuditQueue(
+                        self.engine, confirm=self._confirm_claims, record=self._record_checkins
+                    )
                     self.__dict__["_audit_queue"] = queue
         return queue
 
@@ -621,6 +628,36 @@ class Vault:
             expires = live.get(key)
             out.append(key in live and (expires is None or claim.at < expires))
         return out
+
+    def _record_checkins(
+        self, conn: Connection, written: Sequence[tuple[dict[str, Any], int]]
+    ) -> None:
+        """In the audit writer's transaction: an outbox row for each confirmed check-in
+        match, so the hand-off to the venue's system commits with the match's event."""
+        matches = [
+            CheckinMatch(
+                audit_seq=seq,
+                customer_id=event["customer_id"],
+                consent_id=event["details"]["consent"],
+                venue=event["details"]["venue"],
+                kiosk=event["actor"].id,
+                at=event["ts"],
+            )
+            for event, seq in written
+            if event["action"] == "match"
+            and event.get("outcome") == "match"
+            and event["details"].get("purpose") == "checkin"
+        ]
+        if matches:
+            enqueue_checkins(conn, matches, every_venue=self.checkin_every_venue)
+
+    def consent_allows(self, customer_id: str, consent_id: str, purpose: str, at: datetime) -> bool:
+        """Whether the consent still allows ``purpose`` for the customer at ``at`` (the
+        rule every reported match is confirmed by; a check-in waiting to be handed off
+        is dropped once it no longer holds)."""
+        with self.engine.connect() as conn:
+            claim = Claim(customer_id, consent_id, purpose, at)
+            return self._confirm_claims(conn, [claim])[0]
 
     def _still_allowed(self, hit: Hit, purpose: str, now: datetime) -> bool:
         """Ask the database (the authority shared by every replica) whether the consent
