@@ -8,12 +8,15 @@ from vault.errors import (
     CustomerExists,
     CustomerNotFound,
     FacesDiffer,
+    GalleryFull,
     InvalidEmbedding,
     InvalidRequest,
+    ModelMismatch,
     ReenrolAtCounter,
     VaultError,
 )
 from vault.index import Grant, Hit, MatchIndex
+from vault.partitions import PartitionedIndex
 from vault.service import CustomerView, Enrolment, Erasure, Revocation, TemplateInfo, Vault
 
 __all__ = [
@@ -32,11 +35,14 @@ __all__ = [
     "Enrolment",
     "Erasure",
     "FacesDiffer",
+    "GalleryFull",
     "Grant",
     "Hit",
     "InvalidEmbedding",
     "InvalidRequest",
     "MatchIndex",
+    "ModelMismatch",
+    "PartitionedIndex",
     "PurposeState",
     "ReenrolAtCounter",
     "Revocation",
