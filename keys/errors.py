@@ -7,6 +7,7 @@ KeysError
  +-- KeyDestroyed          the customer's data key was destroyed (crypto-shredded)
  +-- DecryptionFailed      any failure to open a sealed value, whatever the cause
  +-- KeyWiped              a key handle was wiped (evicted or destroyed) while held
+ +-- EpochNotOwned         a KEK epoch belongs to another key store
 """
 
 from __future__ import annotations
@@ -68,3 +69,22 @@ class KeyWiped(KeysError):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"data key handle {key_id} was wiped")
         self.key_id = key_id
+
+
+class EpochNotOwned(KeysError):
+    """A KEK epoch belongs to another key store (a restored copy must not rotate or
+    destroy production's epochs)."""
+
+    code = "epoch_not_owned"
+
+    def __init__(self, epoch: int, owner: str, store_id: str) -> None:
+        super().__init__(
+            f"KEK epoch {epoch} belongs to key store {owner}, and this key store is "
+            f"{store_id}: a restored copy (a drill) must never rotate or destroy the epochs "
+            "of the store it was copied from. Run drills on their own HSM token or transit "
+            "key, or, if this copy now replaces the original for good, see the runbook "
+            "(README, 'Restore')"
+        )
+        self.epoch = epoch
+        self.owner = owner
+        self.store_id = store_id

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -20,12 +21,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from keys import aead
 from keys.errors import DecryptionFailed, KekError, KekFileInsecure
 
+#: One data key to unwrap: (wrapped bytes, KEK epoch, context bound as associated data).
+UnwrapItem = tuple[bytes, int, tuple[str, ...]]
+#: One data key to wrap: (plain key, KEK epoch, context bound as associated data).
+WrapItem = tuple[bytes | bytearray, int, tuple[str, ...]]
+
 
 @runtime_checkable
 class KekProvider(Protocol):
     """What the key store needs from wherever the key-encryption key lives."""
 
     name: str
+    #: How many items one ``unwrap_many``/``wrap_many`` call should carry at most.
+    batch_size: int
 
     def current_epoch(self) -> int:
         """Return the epoch new data keys are wrapped under."""
@@ -43,16 +51,49 @@ class KekProvider(Protocol):
         """Unwrap a data key; raises DecryptionFailed on any mismatch."""
         ...
 
-    def new_epoch(self) -> int:
-        """Create the KEK of the next epoch and make it current."""
+    def unwrap_many(self, items: Sequence[UnwrapItem]) -> list[bytearray | None]:
+        """Unwrap many data keys in as few provider calls as it allows; an item that does
+        not open is None (it fails alone). Raises KekError when the provider is down."""
+        ...
+
+    def wrap_many(self, items: Sequence[WrapItem]) -> list[bytes]:
+        """Wrap many data keys in as few provider calls as it allows."""
+        ...
+
+    def new_epoch(self, *, owner: str | None = None) -> int:
+        """Create the KEK of the next epoch, bound to key store ``owner``, and make it
+        current."""
+        ...
+
+    def epoch_owner(self, epoch: int) -> str | None:
+        """The key store an epoch was created for (None: created before epochs were
+        bound to their key store)."""
         ...
 
     def destroy_epoch(self, epoch: int) -> None:
         """Destroy the KEK of an epoch that is no longer current."""
         ...
 
+    def probe(self) -> None:
+        """A cheap call proving the provider answers; raises KekError otherwise."""
+        ...
+
+
+def unwrap_each(
+    unwrap: Callable[..., bytearray], items: Sequence[UnwrapItem]
+) -> list[bytearray | None]:
+    """``unwrap_many`` for providers with no batch call: one ``unwrap`` per item."""
+    out: list[bytearray | None] = []
+    for wrapped, epoch, context in items:
+        try:
+            out.append(unwrap(wrapped, epoch=epoch, context=context))
+        except DecryptionFailed:
+            out.append(None)
+    return out
+
 
 _EPOCH_FILE = re.compile(r"^epoch-(\d{6})\.kek$")
+_OWNER_SUFFIX = ".owner"
 
 
 class LocalKekProvider:
@@ -63,6 +104,7 @@ class LocalKekProvider:
     """
 
     name = "local"
+    batch_size = 4_000
 
     def __init__(self, directory: Path | None, *, fixed: bytes | None = None) -> None:
         self._dir = directory
@@ -84,10 +126,14 @@ class LocalKekProvider:
             )
 
     @classmethod
-    def create(cls, directory: Path) -> LocalKekProvider:
-        """Create the directory and epoch 1 if no KEK exists yet (idempotent)."""
+    def create(cls, directory: Path, *, owner: str | None = None) -> LocalKekProvider:
+        """Create the directory and epoch 1, bound to key store ``owner``, if no KEK
+        exists yet (idempotent)."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not any(_EPOCH_FILE.match(p.name) for p in directory.iterdir()):
+            if owner is not None:
+                path = directory / (_epoch_name(1) + _OWNER_SUFFIX)
+                _write_key_file(path, bytearray(owner.encode()))
             _write_key_file(directory / _epoch_name(1), aead.new_key())
         return cls(directory)
 
@@ -143,15 +189,39 @@ class LocalKekProvider:
             self._ciphers[epoch] = cached
         return bytearray(aead.open_with(cached[1], wrapped, context))
 
-    def new_epoch(self) -> int:
+    def unwrap_many(self, items: Sequence[UnwrapItem]) -> list[bytearray | None]:
+        return unwrap_each(self.unwrap, items)
+
+    def wrap_many(self, items: Sequence[WrapItem]) -> list[bytes]:
+        return [self.wrap(dek, epoch=epoch, context=context) for dek, epoch, context in items]
+
+    def probe(self) -> None:
+        self.current_epoch()
+
+    def new_epoch(self, *, owner: str | None = None) -> int:
         if self._dir is None:
             raise KekError("a KEK given as a fixed value cannot be rotated; use a key directory")
         with self._lock:
             epoch = self.current_epoch() + 1
             key = aead.new_key()
+            if owner is not None:
+                # Written first: an epoch never exists without the store it belongs to.
+                _write_key_file(self._owner_path(epoch), bytearray(owner.encode()))
             _write_key_file(self._dir / _epoch_name(epoch), key)
             self._keys[epoch] = key
             return epoch
+
+    def _owner_path(self, epoch: int) -> Path:
+        assert self._dir is not None
+        return self._dir / (_epoch_name(epoch) + _OWNER_SUFFIX)
+
+    def epoch_owner(self, epoch: int) -> str | None:
+        if self._dir is None:
+            return None
+        try:
+            return self._owner_path(epoch).read_text().strip() or None
+        except FileNotFoundError:
+            return None
 
     def destroy_epoch(self, epoch: int) -> None:
         if epoch == self.current_epoch():
@@ -163,6 +233,7 @@ class LocalKekProvider:
                 aead.wipe(key)
             if self._dir is not None:
                 _shred_file(self._dir / _epoch_name(epoch))
+                self._owner_path(epoch).unlink(missing_ok=True)
 
 
 def _epoch_name(epoch: int) -> str:

@@ -20,7 +20,7 @@ import hmac
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import pkcs11
@@ -29,6 +29,7 @@ from pkcs11 import exceptions as p11
 
 from keys import aead
 from keys.errors import DecryptionFailed, KekError
+from keys.kek import UnwrapItem, WrapItem
 
 __all__ = ["Pkcs11KekProvider"]
 
@@ -48,6 +49,8 @@ _STALE = (
     p11.TokenNotPresent,
     p11.UserNotLoggedIn,
 )
+# A cached object handle that no longer names the key (destroyed by another process).
+_GONE = (p11.KeyHandleInvalid, p11.ObjectHandleInvalid)
 
 # What every KEK object must say about itself before it is used.
 _REQUIRED = {
@@ -72,6 +75,9 @@ class _TokenLink:
         self.refs = 0
         self.pid = os.getpid()
         self._session: pkcs11.Session | None = None
+        # Bumped whenever the session is dropped: object handles found in an older
+        # session are not trusted again.
+        self.generation = 0
 
     def __repr__(self) -> str:
         return f"<_TokenLink module={self.module_path!r} token={self.token_label!r}>"
@@ -113,6 +119,7 @@ class _TokenLink:
     def reset(self) -> None:
         """Drop the session (best effort close); the next use opens a new one."""
         session, self._session = self._session, None
+        self.generation += 1
         if session is not None and self.pid == os.getpid():
             with contextlib.suppress(p11.PKCS11Error):
                 session.close()
@@ -152,6 +159,7 @@ class Pkcs11KekProvider:
     """KEK provider backed by AES-256 key objects inside a PKCS#11 token."""
 
     name = "pkcs11"
+    batch_size = 1_000
 
     def __init__(
         self,
@@ -175,6 +183,9 @@ class Pkcs11KekProvider:
         self._token_label = token_label
         self._prefix = prefix
         self._label_re = re.compile(rf"^{re.escape(prefix)}-(\d{{{_EPOCH_DIGITS}}})$")
+        # epoch -> (session generation, key object): finding and checking the object
+        # costs several times the unwrap itself, and a cold start unwraps a million keys.
+        self._handles: dict[int, tuple[int, Any]] = {}
         self._link: _TokenLink | None = _attach(module_path, token_label, pin)
         try:
             self._run(lambda session: None)  # fail fast on a bad module, token or PIN
@@ -189,13 +200,16 @@ class Pkcs11KekProvider:
         token_label: str,
         pin: str,
         key_label_prefix: str = "facekeep-kek",
+        *,
+        owner: str | None = None,
     ) -> Pkcs11KekProvider:
-        """Open the token and generate epoch 1 if it holds no KEK yet (idempotent)."""
+        """Open the token and generate epoch 1, bound to key store ``owner``, if it holds
+        no KEK yet (idempotent)."""
         provider = cls.__new__(cls)
         provider._connect(module_path, token_label, pin, key_label_prefix)
         try:
             if not provider.epochs():
-                provider.new_epoch()
+                provider.new_epoch(owner=owner)
         except BaseException:
             provider.close()
             raise
@@ -247,7 +261,20 @@ class Pkcs11KekProvider:
         )
 
     def _key(self, session: pkcs11.Session, epoch: int) -> Any | None:
-        """The KEK object of an epoch, checked to be a sealed AES-256 key; None if absent."""
+        """The KEK object of an epoch, checked to be a sealed AES-256 key; None if absent.
+
+        Found and checked once per session, then taken from the handle cache."""
+        link = self._link
+        assert link is not None
+        cached = self._handles.get(epoch)
+        if cached is not None and cached[0] == link.generation:
+            return cached[1]
+        key = self._find_key(session, epoch)
+        if key is not None:
+            self._handles[epoch] = (link.generation, key)
+        return key
+
+    def _find_key(self, session: pkcs11.Session, epoch: int) -> Any | None:
         found = self._objects(session, epoch)
         if not found:
             return None
@@ -301,11 +328,18 @@ class Pkcs11KekProvider:
                 )
             except _STALE:
                 raise
+            except _GONE:
+                self._handles.pop(epoch, None)
+                raise KekError(f"no KEK for epoch {epoch} in the PKCS#11 token") from None
             except p11.PKCS11Error as exc:
                 raise KekError(f"PKCS#11 wrap failed ({type(exc).__name__})") from None
             return bytes([FORMAT_V1]) + nonce + bytes(body)
 
         return self._run(op)
+
+    def wrap_many(self, items: Sequence[WrapItem]) -> list[bytes]:
+        """``wrap`` for each item (PKCS#11 has no batch call; the handle is cached)."""
+        return [self.wrap(dek, epoch=epoch, context=context) for dek, epoch, context in items]
 
     def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
         """Decrypt a wrapped data key inside the token; any mismatch is DecryptionFailed."""
@@ -315,34 +349,64 @@ class Pkcs11KekProvider:
             or not 0 < epoch < 10**_EPOCH_DIGITS
         ):
             raise DecryptionFailed()
-        nonce = bytes(wrapped[1 : 1 + _NONCE_BYTES])
-        body = bytes(wrapped[1 + _NONCE_BYTES :])
-        aad = aead.encode_context(context)
+        result = self.unwrap_many([(wrapped, epoch, context)])[0]
+        if result is None:
+            raise DecryptionFailed()
+        return result
 
-        def op(session: pkcs11.Session) -> bytearray:
-            key = self._key(session, epoch)
-            if key is None:
-                raise DecryptionFailed()
-            try:
-                plain = key.decrypt(
-                    body,
-                    mechanism=Mechanism.AES_GCM,
-                    mechanism_param=pkcs11.GCMParams(nonce, aad),
-                )
-            except _STALE:
-                raise
-            except p11.PKCS11Error:
-                raise DecryptionFailed() from None
-            return bytearray(plain)
+    def unwrap_many(self, items: Sequence[UnwrapItem]) -> list[bytearray | None]:
+        """Decrypt many wrapped data keys inside the token under one lock, each with its
+        own associated data; an item that does not open is None."""
+
+        def op(session: pkcs11.Session) -> list[bytearray | None]:
+            return [self._unwrap_one(session, *item) for item in items]
 
         return self._run(op)
 
-    def new_epoch(self) -> int:
-        """Generate the next epoch's key object inside the token and return its number."""
+    def _unwrap_one(
+        self, session: pkcs11.Session, wrapped: bytes, epoch: int, context: tuple[str, ...]
+    ) -> bytearray | None:
+        if (
+            len(wrapped) < 1 + _NONCE_BYTES + _TAG_BYTES
+            or wrapped[0] != FORMAT_V1
+            or not 0 < epoch < 10**_EPOCH_DIGITS
+        ):
+            return None
+        for _attempt in range(2):
+            key = self._key(session, epoch)
+            if key is None:
+                return None
+            try:
+                plain = key.decrypt(
+                    bytes(wrapped[1 + _NONCE_BYTES :]),
+                    mechanism=Mechanism.AES_GCM,
+                    mechanism_param=pkcs11.GCMParams(
+                        bytes(wrapped[1 : 1 + _NONCE_BYTES]), aead.encode_context(context)
+                    ),
+                )
+            except _STALE:
+                raise
+            except _GONE:
+                # Destroyed by another process since it was cached: look it up again.
+                self._handles.pop(epoch, None)
+                continue
+            except p11.PKCS11Error:
+                return None
+            return bytearray(plain)
+        return None
+
+    def probe(self) -> None:
+        """List the epochs: a call that needs the module, the token and the login."""
+        self.epochs()
+
+    def new_epoch(self, *, owner: str | None = None) -> int:
+        """Generate the next epoch's key object inside the token, its CKA_ID naming the
+        key store it belongs to, and return its number."""
 
         def op(session: pkcs11.Session) -> int:
             epoch = max(self._list_epochs(session), default=0) + 1
             label = self._label(epoch)
+            bound = {Attribute.ID: owner.encode()} if owner else {}
             try:
                 key = session.generate_key(
                     KeyType.AES,
@@ -362,6 +426,7 @@ class Pkcs11KekProvider:
                         Attribute.DERIVE: False,
                         Attribute.SIGN: False,
                         Attribute.VERIFY: False,
+                        **bound,
                     },
                 )
             except _STALE:
@@ -378,12 +443,27 @@ class Pkcs11KekProvider:
 
         return self._run(op)
 
+    def epoch_owner(self, epoch: int) -> str | None:
+        """The key store named in the epoch's CKA_ID (None: unbound or absent)."""
+
+        def op(session: pkcs11.Session) -> str | None:
+            for obj in self._objects(session, epoch):
+                try:
+                    raw = bytes(obj[Attribute.ID])
+                except p11.PKCS11Error:
+                    return None
+                return raw.decode("utf-8", "replace") or None
+            return None
+
+        return self._run(op)
+
     def destroy_epoch(self, epoch: int) -> None:
         """Destroy the key object of a non-current epoch (no-op if already gone)."""
 
         def op(session: pkcs11.Session) -> None:
             if epoch >= max(self._list_epochs(session), default=0):
                 raise KekError("the current KEK epoch cannot be destroyed")
+            self._handles.pop(epoch, None)
             for obj in self._objects(session, epoch):
                 try:
                     obj.destroy()

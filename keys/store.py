@@ -11,9 +11,11 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
@@ -34,8 +37,15 @@ from sqlalchemy import (
 from keys import aead
 from keys.datakey import DataKey, key_commitment
 from keys.db import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
-from keys.errors import DecryptionFailed, KekError, KeyDestroyed, KeyNotFound, KeyWiped
-from keys.kek import KekProvider
+from keys.errors import (
+    DecryptionFailed,
+    EpochNotOwned,
+    KekError,
+    KeyDestroyed,
+    KeyNotFound,
+    KeyWiped,
+)
+from keys.kek import KekProvider, UnwrapItem
 
 Clock = Callable[[], datetime]
 
@@ -72,8 +82,42 @@ kek_canaries = Table(
     Column("wrapped", LargeBinary, nullable=False),
 )
 
+# The key store's own settings; ``store_id`` names it, and every KEK epoch it creates
+# carries that id, so a restored copy given a new id can never destroy the original's.
+keystore_settings = Table(
+    "keystore_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 ACTIVE = "active"
 DESTROYED = "destroyed"
+STORE_ID = "store_id"
+#: Keys re-wrapped per transaction by a rotation.
+ROTATE_BATCH = 1_000
+#: Rows read per query by a batch unwrap.
+READ_CHUNK = 4_000
+
+Progress = Callable[[int, int], None]
+
+
+def store_identity(engine: Engine, *, create: bool = True) -> str | None:
+    """The id of the key store in ``engine`` (made on first use when ``create``)."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(keystore_settings.c.value).where(keystore_settings.c.name == STORE_ID)
+        ).scalar_one_or_none()
+    if value is None and create:
+        with writing(engine) as conn:
+            insert_ignore(
+                conn,
+                keystore_settings,
+                {"name": STORE_ID, "value": "ks_" + secrets.token_hex(8)},
+                ["name"],
+            )
+        return store_identity(engine, create=False)
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -138,6 +182,8 @@ class KeyStore:
         self._cache: OrderedDict[str, DataKey] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.RLock()
+        self._store_id: str | None = None
+        self.rotate_batch = ROTATE_BATCH
 
     @classmethod
     def open_url(
@@ -153,6 +199,39 @@ class KeyStore:
     def create_schema(self) -> None:
         """Create the tables if they do not exist."""
         metadata.create_all(self.engine)
+
+    @property
+    def store_id(self) -> str:
+        """This key store's id (made on first use)."""
+        if self._store_id is None:
+            self._store_id = store_identity(self.engine)
+        assert self._store_id is not None
+        return self._store_id
+
+    def new_identity(self) -> str:
+        """Give this key store a new id: a restored copy becomes a store of its own, which
+        can read the keys it holds but never rotate or destroy the epochs it was copied
+        with (they stay the original's)."""
+        value = "ks_" + secrets.token_hex(8)
+        with writing(self.engine) as conn:
+            conn.execute(delete(keystore_settings).where(keystore_settings.c.name == STORE_ID))
+            conn.execute(insert(keystore_settings).values(name=STORE_ID, value=value))
+        self._store_id = value
+        return value
+
+    def epoch_owner(self, epoch: int) -> str | None:
+        """The key store that created ``epoch`` (None: created before epochs were bound)."""
+        return self.kek.epoch_owner(epoch)
+
+    def owns_epoch(self, epoch: int) -> bool:
+        """True unless the epoch is bound to another key store."""
+        owner = self.epoch_owner(epoch)
+        return owner is None or owner == self.store_id
+
+    def _require_own(self, epoch: int) -> None:
+        owner = self.epoch_owner(epoch)
+        if owner is not None and owner != self.store_id:
+            raise EpochNotOwned(epoch, owner, self.store_id)
 
     def close(self) -> None:
         """Drop cached keys and release the database."""
@@ -304,8 +383,8 @@ class KeyStore:
         found: dict[str, DataKey] = {}
         wanted = sorted(set(customer_ids))
         try:
-            for start in range(0, len(wanted), 4_000):
-                chunk = wanted[start : start + 4_000]
+            for start in range(0, len(wanted), READ_CHUNK):
+                chunk = wanted[start : start + READ_CHUNK]
                 members = set(chunk)
                 # A range of ids, not IN (...): thousands of bound parameters cost more than
                 # the few rows in the range that are not asked for.
@@ -321,20 +400,31 @@ class KeyStore:
                         .where(data_keys.c.state == ACTIVE)
                         .where(data_keys.c.customer_id.between(chunk[0], chunk[-1]))
                     ).all()
-                for customer_id, key_id, epoch, wrapped in rows:
-                    if customer_id not in members:
-                        continue
-                    try:
-                        raw = self.kek.unwrap(
-                            wrapped, epoch=epoch, context=_wrap_context(customer_id, key_id, epoch)
-                        )
-                    except DecryptionFailed:
-                        continue
-                    found[customer_id] = DataKey(raw, key_id=key_id, customer_id=customer_id)
+                rows = [r for r in rows if r[0] in members]
+                items: list[UnwrapItem] = [
+                    (bytes(wrapped), epoch, _wrap_context(customer_id, key_id, epoch))
+                    for customer_id, key_id, epoch, wrapped in rows
+                ]
+                for (customer_id, key_id, _, _), raw in zip(
+                    rows, self.unwrap_many(items), strict=True
+                ):
+                    if raw is not None:
+                        found[customer_id] = DataKey(raw, key_id=key_id, customer_id=customer_id)
             yield found
         finally:
             for key in found.values():
                 key.wipe()
+
+    def unwrap_many(self, items: Sequence[UnwrapItem]) -> list[bytearray | None]:
+        """Unwrap through the KEK provider in its batch size; a provider reached over the
+        network (transit) gets a few batches in flight at once, since each call mostly
+        waits. An item that does not open is None."""
+        size = max(1, int(getattr(self.kek, "batch_size", 1)))
+        batches = [items[i : i + size] for i in range(0, len(items), size)]
+        if len(batches) <= 1 or self.kek.name != "transit":
+            return [raw for batch in batches for raw in self.kek.unwrap_many(batch)]
+        with ThreadPoolExecutor(min(4, len(batches)), thread_name_prefix="facekeep-kek") as pool:
+            return [raw for done in pool.map(self.kek.unwrap_many, batches) for raw in done]
 
     def seal(self, customer_id: str, plaintext: bytes, context: Sequence[str]) -> bytes:
         """Encrypt under the customer's data key, bound to ``context``."""
@@ -409,52 +499,41 @@ class KeyStore:
 
     # -- rotating ------------------------------------------------------------------------
 
-    def rotate(self) -> Rotation:
-        """Create a new KEK epoch, re-wrap every live key under it, destroy older epochs."""
-        self.kek.new_epoch()
-        self.fault("rotate.after_new_epoch")
-        return self.finish_rotation()
+    def rotate(self, *, progress: Progress | None = None) -> Rotation:
+        """Create a new KEK epoch, re-wrap every live key under it, destroy older epochs.
 
-    def finish_rotation(self) -> Rotation:
-        """Re-wrap keys still under older epochs and destroy those epochs (resumable)."""
+        Refused (:class:`EpochNotOwned`) when the current epoch belongs to another key
+        store: a restored copy never rotates the original's KEK."""
+        self._require_own(self.kek.current_epoch())
+        self.kek.new_epoch(owner=self.store_id)
+        self.fault("rotate.after_new_epoch")
+        return self.finish_rotation(progress=progress)
+
+    def finish_rotation(self, *, progress: Progress | None = None) -> Rotation:
+        """Re-wrap keys still under older epochs and destroy those epochs (resumable).
+
+        Keys are re-wrapped a thousand per transaction, with the provider's batch calls;
+        ``progress(done, total)`` is called after each batch."""
         new = self.kek.current_epoch()
-        rewrapped = 0
+        self._require_own(new)
+        old = [e for e in self.kek.epochs() if e != new]
+        for epoch in old:
+            self._require_own(epoch)
         with self.engine.connect() as conn:
             stale = conn.execute(
                 select(data_keys.c.key_id, data_keys.c.customer_id)
                 .join(wrapped_keys)
                 .where(wrapped_keys.c.kek_epoch != new)
+                .order_by(data_keys.c.key_id)
             ).all()
-        for key_id, customer_id in stale:
-            with writing(self.engine) as conn:
-                row = conn.execute(
-                    select(wrapped_keys).where(wrapped_keys.c.key_id == key_id)
-                ).first()
-                if row is None or row.kek_epoch == new:
-                    continue
-                dek = self.kek.unwrap(
-                    row.wrapped,
-                    epoch=row.kek_epoch,
-                    context=_wrap_context(customer_id, key_id, row.kek_epoch),
-                )
-                try:
-                    wrapped = self.kek.wrap(
-                        dek, epoch=new, context=_wrap_context(customer_id, key_id, new)
-                    )
-                finally:
-                    aead.wipe(dek)
-                conn.execute(
-                    update(wrapped_keys)
-                    .where(wrapped_keys.c.key_id == key_id)
-                    .values(kek_epoch=new, wrapped=wrapped)
-                )
-                conn.execute(
-                    update(data_keys).where(data_keys.c.key_id == key_id).values(kek_epoch=new)
-                )
-            rewrapped += 1
+        rewrapped = 0
+        step = self.rotate_batch
+        for start in range(0, len(stale), step):
+            rewrapped += self._rewrap_batch(stale[start : start + step], new)
             self.fault("rotate.after_rewrap")
+            if progress is not None:
+                progress(min(start + step, len(stale)), len(stale))
         checkpoint_truncate(self.engine)
-        old = [e for e in self.kek.epochs() if e != new]
         self.check_kek()
         with writing(self.engine) as conn:
             conn.execute(delete(kek_canaries).where(kek_canaries.c.kek_epoch != new))
@@ -463,3 +542,61 @@ class KeyStore:
         for epoch in old:
             self.kek.destroy_epoch(epoch)
         return Rotation(new_epoch=new, destroyed_epochs=old, rewrapped=rewrapped)
+
+    def _rewrap_batch(self, batch: Sequence[Any], new: int) -> int:
+        """Re-wrap one batch of keys under epoch ``new``; a key destroyed or re-wrapped by
+        someone else meanwhile is left as it is. Returns how many were re-wrapped."""
+        ids = [key_id for key_id, _ in batch]
+        owners = dict(batch)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(wrapped_keys).where(wrapped_keys.c.key_id.in_(ids))).all()
+        rows = [r for r in rows if r.kek_epoch != new]
+        items: list[UnwrapItem] = [
+            (bytes(r.wrapped), r.kek_epoch, _wrap_context(owners[r.key_id], r.key_id, r.kek_epoch))
+            for r in rows
+        ]
+        deks = self.unwrap_many(items)
+        try:
+            if any(dek is None for dek in deks):
+                raise DecryptionFailed()
+            wrapped = self.kek.wrap_many(
+                [
+                    (dek, new, _wrap_context(owners[r.key_id], r.key_id, new))
+                    for r, dek in zip(rows, deks, strict=True)
+                    if dek is not None
+                ]
+            )
+        finally:
+            for dek in deks:
+                if dek is not None:
+                    aead.wipe(dek)
+        before = {r.key_id: (r.kek_epoch, bytes(r.wrapped)) for r in rows}
+        with writing(self.engine) as conn:
+            # Locked and compared again: only keys unchanged since they were read move.
+            current = conn.execute(
+                select(wrapped_keys)
+                .where(wrapped_keys.c.key_id.in_(list(before)))
+                .with_for_update()
+            ).all()
+            unchanged = {
+                r.key_id for r in current if before.get(r.key_id) == (r.kek_epoch, bytes(r.wrapped))
+            }
+            values = [
+                {"k": r.key_id, "e": new, "w": w}
+                for r, w in zip(rows, wrapped, strict=True)
+                if r.key_id in unchanged
+            ]
+            if values:
+                conn.execute(
+                    update(wrapped_keys)
+                    .where(wrapped_keys.c.key_id == bindparam("k"))
+                    .values(kek_epoch=bindparam("e"), wrapped=bindparam("w")),
+                    values,
+                )
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.key_id == bindparam("k"))
+                    .values(kek_epoch=bindparam("e")),
+                    [{"k": v["k"], "e": new} for v in values],
+                )
+        return len(values)

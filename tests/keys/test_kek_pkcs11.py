@@ -8,6 +8,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pkcs11
 import pytest
@@ -324,3 +325,54 @@ def test_settings_build_the_provider(token: Token, tmp_path: Path) -> None:
         kek.close()
     with pytest.raises(KekError, match="PKCS11_PIN"):
         make_kek(Settings(data_dir=tmp_path, kek_provider="pkcs11"))
+
+
+class CountingPkcs11(Pkcs11KekProvider):
+    """Counts how often the KEK object is searched for in the token (a seam: every
+    call still goes to the real token)."""
+
+    finds = 0
+
+    def _find_key(self, session: pkcs11.Session, epoch: int) -> Any:
+        type(self).finds += 1
+        return super()._find_key(session, epoch)
+
+
+def test_the_key_object_is_found_once_per_epoch(token: Token) -> None:
+    token.provider()
+    kek = CountingPkcs11(SOFTHSM_MODULE, token.label, token.pin)
+    token.opened.append(kek)
+    CountingPkcs11.finds = 0
+    contexts = [("facekeep/dek/v1", f"cust-{i}", f"k_{i}", "1") for i in range(50)]
+    deks = [os.urandom(32) for _ in contexts]
+    wrapped = kek.wrap_many([(d, 1, c) for d, c in zip(deks, contexts, strict=True)])
+    items = [(w, 1, c) for w, c in zip(wrapped, contexts, strict=True)]
+    items[3] = (wrapped[3], 1, contexts[4])  # another customer's associated data
+    items[9] = (wrapped[9][:-1] + bytes([wrapped[9][-1] ^ 1]), 1, contexts[9])  # tampered
+    out = kek.unwrap_many(items)
+    assert [i for i, raw in enumerate(out) if raw is None] == [3, 9]
+    assert all(out[i] == deks[i] for i in range(50) if i not in (3, 9))
+    assert CountingPkcs11.finds == 1
+
+    # Another process rotates and destroys epoch 1: the cached handle is not trusted
+    # blindly, the key is looked up again and is gone.
+    other = token.provider(create=False)
+    assert other.new_epoch() == 2
+    other.destroy_epoch(1)
+    with pytest.raises(DecryptionFailed):
+        kek.unwrap(wrapped[0], epoch=1, context=contexts[0])
+    assert kek.unwrap_many(items[:2]) == [None, None]
+
+
+def test_epochs_name_the_key_store_that_made_them(token: Token) -> None:
+    kek = Pkcs11KekProvider.create(SOFTHSM_MODULE, token.label, token.pin, owner="ks_prod")
+    token.opened.append(kek)
+    assert kek.epoch_owner(1) == "ks_prod"
+    assert kek.new_epoch(owner="ks_drill") == 2
+    assert kek.epoch_owner(2) == "ks_drill"
+    assert kek.new_epoch() == 3
+    assert kek.epoch_owner(3) is None
+    with token.public_session() as session:
+        key = next(session.get_objects({Attribute.LABEL: "facekeep-kek-000001"}))
+        with pytest.raises(p11.PKCS11Error):  # the binding cannot be rewritten
+            key[Attribute.ID] = b"ks_drill"

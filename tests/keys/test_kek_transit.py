@@ -8,6 +8,7 @@ import os
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import hvac
 import pytest
@@ -312,3 +313,79 @@ def test_settings_build_the_provider(transit: Transit, tmp_path: Path) -> None:
     kek.close()
     with pytest.raises(KekError, match="TRANSIT_URL"):
         make_kek(Settings(data_dir=tmp_path, kek_provider="transit"))
+
+
+class CountingTransit(TransitKekProvider):
+    """Records the size of every batch call it makes (a seam, not a mock: the calls go
+    to the real server)."""
+
+    calls: list[tuple[str, int]]
+
+    def _batch(self, operation: str, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.calls.append((operation, len(batch)))
+        return super()._batch(operation, batch)
+
+
+def test_batches_of_at_most_128_keep_per_item_associated_data(transit: Transit) -> None:
+    transit.provider()
+    kek = CountingTransit(transit.bao.url, transit.bao.token, transit.key, transit.mount)
+    kek.calls = []
+    try:
+        deks = [os.urandom(32) for _ in range(300)]
+        contexts = [("facekeep/dek/v1", f"cust-{i}", f"k_{i}", "1") for i in range(300)]
+        wrapped = kek.wrap_many([(d, 1, c) for d, c in zip(deks, contexts, strict=True)])
+        assert kek.calls == [("encrypt", 128), ("encrypt", 128), ("encrypt", 44)]
+        items = [(w, 1, c) for w, c in zip(wrapped, contexts, strict=True)]
+        # One item carries another customer's associated data, one is not transit's at
+        # all, one names the wrong epoch: each fails alone, the others open.
+        items[7] = (wrapped[7], 1, contexts[8])
+        items[150] = (b"\xff\xfe", 1, contexts[150])
+        items[299] = (wrapped[299], 2, contexts[299])
+        kek.calls = []
+        out = kek.unwrap_many(items)
+        assert [op for op, _ in kek.calls] == ["decrypt"] * 3
+        assert all(size <= 128 for _, size in kek.calls)
+        assert [i for i, raw in enumerate(out) if raw is None] == [7, 150, 299]
+        assert all(out[i] == deks[i] for i in range(300) if i not in (7, 150, 299))
+    finally:
+        kek.close()
+
+
+def test_a_key_store_unwraps_in_batches(transit: Transit, tmp_path: Path) -> None:
+    transit.provider()
+    kek = CountingTransit(transit.bao.url, transit.bao.token, transit.key, transit.mount)
+    kek.calls = []
+    store = KeyStore.open_url(f"sqlite:///{tmp_path / 'keys.db'}", kek=kek)
+    try:
+        ids = [f"c{i:04d}" for i in range(260)]
+        for c in ids:
+            store.ensure_key(c)
+        kek.calls = []
+        with store.data_keys_for(ids) as keys:
+            assert sorted(keys) == ids
+        assert sorted(size for _, size in kek.calls) == [4, 128, 128]
+    finally:
+        store.close()
+        kek.close()
+
+
+def test_epochs_name_the_key_store_that_made_them(
+    admin: hvac.Client, transit: Transit, tmp_path: Path
+) -> None:
+    kek = TransitKekProvider.create(
+        transit.bao.url, transit.bao.token, transit.key, transit.mount, owner="ks_prod"
+    )
+    try:
+        assert kek.epoch_owner(1) == "ks_prod"
+        assert kek.new_epoch(owner="ks_prod") == 2
+        assert kek.epoch_owner(2) == "ks_prod"
+        kek.destroy_epoch(1)
+        assert kek.epoch_owner(1) is None  # the marker goes with the epoch
+        names = admin.secrets.transit.list_keys(mount_point=transit.mount)["data"]["keys"]
+        assert sorted(names) == sorted([transit.key, f"{transit.key}.owner.000002.ks_prod"])
+        marker = admin.secrets.transit.read_key(
+            f"{transit.key}.owner.000002.ks_prod", mount_point=transit.mount
+        )["data"]
+        assert marker["exportable"] is False and marker["allow_plaintext_backup"] is False
+    finally:
+        kek.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from keys import DecryptionFailed, KekError, KeyDestroyed, KeyStore, LocalKekProvider
+from keys.errors import EpochNotOwned
 
 CTX = ("facekeep/template/v1", "t_1", "model-v1")
 
@@ -20,7 +21,8 @@ def _populate(store: KeyStore, customers: list[str]) -> dict[str, bytes]:
 
 
 def _epochs_on_disk(kek_dir: Path) -> list[str]:
-    return sorted(p.name for p in kek_dir.iterdir())
+    """The key files (each epoch also has an ``.owner`` file naming its key store)."""
+    return sorted(p.name for p in kek_dir.iterdir() if p.suffix == ".kek")
 
 
 def test_rotate_rewraps_live_keys_and_destroys_the_old_epoch(
@@ -153,3 +155,41 @@ def test_a_process_that_missed_a_rotation_can_still_open_rewrapped_keys(open_sto
     sealed = _populate(rotator, ["alice"])
     rotator.rotate()
     assert other.open("alice", sealed["alice"], CTX) == b"template of alice"
+
+
+def test_rotation_reports_progress_batch_by_batch(store: KeyStore, open_store) -> None:
+    sealed = _populate(store, [f"c{i:02d}" for i in range(25)])
+    store.rotate_batch = 10
+    seen: list[tuple[int, int]] = []
+    rotation = store.rotate(progress=lambda done, total: seen.append((done, total)))
+    assert rotation.rewrapped == 25
+    assert seen == [(10, 25), (20, 25), (25, 25)]
+    fresh = open_store()
+    for c, blob in sealed.items():
+        assert fresh.open(c, blob, CTX) == f"template of {c}".encode()
+
+
+def test_a_restored_copy_cannot_rotate_or_destroy_the_originals_epochs(
+    store: KeyStore, open_store, backups, db_url: str
+) -> None:
+    sealed = _populate(store, ["ana", "ben"])
+    store.rotate()
+    assert store.kek.epoch_owner(2) == store.store_id
+    copy = backups.take(db_url)
+    drill = open_store(url=copy.url)
+    assert drill.store_id == store.store_id  # a byte copy carries the original's id...
+    drill.new_identity()  # ...until it is restored as a drill (facekeep restore)
+    assert drill.store_id != store.store_id
+    assert not drill.owns_epoch(2) and store.owns_epoch(2)
+
+    with pytest.raises(EpochNotOwned) as refused:
+        drill.rotate()
+    assert refused.value.code == "epoch_not_owned" and store.store_id in str(refused.value)
+    with pytest.raises(EpochNotOwned):
+        drill.finish_rotation()
+    assert store.kek.epochs() == [2]  # nothing was created and nothing destroyed
+
+    # The drill still reads what it restored, and production rotates as before.
+    assert drill.open("ana", sealed["ana"], CTX) == b"template of ana"
+    assert store.rotate().destroyed_epochs == [2]
+    assert store.open("ben", sealed["ben"], CTX) == b"template of ben"
