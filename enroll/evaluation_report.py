@@ -91,7 +91,7 @@ def _summary_rows(ev: Evaluation) -> list[list[str]]:
     add("photos embedded / no face found", lambda e: f"{_embedded(e)} / {_failed(e)}")
     add("photos with several faces (largest used)", lambda e: str(_multi(e)))
     add("people enrolable (a photo with exactly one face)", lambda e: str(e.enrolable_people))
-    add("ms per photo (decode, detect, embed)", lambda e: f"{_ms(e):.0f}")
+    add("ms per photo (decode, detect, embed; model load included)", lambda e: f"{_ms(e):.0f}")
     add("same-person / different-person pairs", lambda e: _pairs(e))
     add("configured threshold, margin", lambda e: f"{e.spec.threshold:.2f}, {e.spec.margin:.2f}")
     add("FMR at the configured threshold", lambda e: _fmr_at(e, e.spec.threshold))
@@ -110,6 +110,21 @@ def _summary_rows(ev: Evaluation) -> list[list[str]]:
         ),
     )
     return rows
+
+
+def _resolution_notes(ev: Evaluation) -> list[str]:
+    """Warnings for sets too small to measure the target FMR."""
+    notes = []
+    for e in ev.engines:
+        pairs = len(e.verification.impostor)
+        if 1 / pairs > ev.target_fmr:
+            notes.append(
+                f"{e.spec.name}: {ev.dataset.name} has {pairs:,} different-person pairs, so one "
+                f"accepted pair is an FMR of {_rate(1 / pairs)}: an FMR of {ev.target_fmr:g} "
+                "cannot be measured here, and the threshold shown only says that none of them "
+                f"was accepted (about {math.ceil(1 / ev.target_fmr):,} pairs are needed)."
+            )
+    return notes
 
 
 def _embedded(e: EngineEvaluation) -> int:
@@ -189,6 +204,7 @@ def blocks(ev: Evaluation, figures: Sequence[str] = ()) -> list[Block]:
         ),
         Block("h2", "Summary"),
         _table(["", *names], _summary_rows(ev)),
+        *(Block("p", note) for note in _resolution_notes(ev)),
     ]
     for e in ev.engines:
         if e.embedded.failures:
@@ -368,6 +384,7 @@ def terminal(ev: Evaluation) -> str:
     lines = [
         f"facekeep evaluate: {_dataset_line(ev)}; target FMR {ev.target_fmr:g}",
         *("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows),
+        *(f"note: {note}" for note in _resolution_notes(ev)),
         "",
         f"Open-set identification on {ev.dataset.name} at each engine's configured "
         "threshold / margin:",
