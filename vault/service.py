@@ -13,6 +13,7 @@ import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from keys import DecryptionFailed, KeyDestroyed, KeyNotFound, KeyStore, Rotation
+from keys import DataKey, DecryptionFailed, KeyDestroyed, KeyNotFound, KeyStore, Rotation
 from keys.db import checkpoint_truncate, insert_ignore, make_engine, writing
 from keys.signing import AuditSigner
 from vault import receipts as receipt_log
@@ -55,6 +56,7 @@ from vault.errors import (
 )
 from vault.index import Batch, Grant, Hit
 from vault.likeness import require_one_person, require_same_person
+from vault.loading import LoadProgress, prefetched
 from vault.models import (
     audit_events,
     consent_purposes,
@@ -175,6 +177,22 @@ class CustomerView:
     templates: tuple[TemplateInfo, ...]
 
 
+@dataclass
+class _KeyedPage:
+    """One page of a cold start: live grants and sealed templates per customer, their
+    data keys (wiped when ``stack`` closes) and how many template rows it read."""
+
+    grants: dict[str, list[tuple[Any, Grant]]]
+    sealed: dict[str, list[tuple[str, bytes]]]
+    keys: dict[str, DataKey]
+    stack: ExitStack
+    rows: int
+
+    def close(self) -> None:
+        """Wipe the page's data keys (a page read ahead and never used)."""
+        self.stack.close()
+
+
 def _consent_details(consent_id: str, consent: ConsentRequest) -> dict[str, Any]:
     """What an ``enrol`` or ``consent.grant`` event records of the consent given: its
     scope and the notice shown (by version, digest and language, never its text)."""
@@ -218,6 +236,7 @@ class Vault:
         self.margin = margin
         self.max_gallery = max_gallery
         self.index = PartitionedIndex()
+        self.progress = LoadProgress()
         self._clock = clock
         self._fault = fault
         self._lock = threading.RLock()
@@ -241,6 +260,7 @@ class Vault:
 
     def start(self) -> list[Erasure]:
         """Finish interrupted erasures, then build the match index. Call once at start."""
+        self.progress.begin("recovering")
         completed = self.recover()
         with self.engine.connect() as conn:
             last = conn.execute(select(func.max(audit_events.c.seq))).scalar()
@@ -680,9 +700,10 @@ class Vault:
 
     # -- access codes --------------------------------------------------------------------
 
-    def replace_access_code(self, customer_id: str, code_hash: str, *, actor: Actor) -> int:
+    def replace_access_code(self, customer_id: str, code_hash: str | None, *, actor: Actor) -> int:
         """Give an active customer a new access code (its hash): the old code stops
-        working at once, on every replica. Returns the audit event's seq."""
+        working at once, on every replica; None disables the code without a new one.
+        Returns the audit event's seq."""
         with self._lock:
             now = self._clock()
             with writing(self.engine) as conn:
@@ -696,7 +717,7 @@ class Vault:
                     conn,
                     ts=now,
                     actor=actor,
-                    action="access_code.replace",
+                    action="access_code.replace" if code_hash else "access_code.disable",
                     customer_id=customer_id,
                     details={},
                 )
@@ -1030,11 +1051,12 @@ class Vault:
         """Rebuild the match index from the encrypted templates of consenting customers.
 
         Built for a cold start with a million customers. Active customers are read a few
-        thousand at a time (their consents and templates by id range), their data keys
-        unwrapped under the KEK and their templates decrypted (each under the customer's
-        own key) on this thread, while the index builds its approximate search structure
-        on another. A customer whose key is gone or
-        whose stored template does not decrypt stays out; everyone else is served.
+        thousand at a time (their consents and templates by id range) and their data keys
+        unwrapped through the KEK provider's batch calls on one thread, while this thread
+        decrypts the page before (each template under its customer's own key) and the
+        index builds its approximate search structure on a third. A customer whose key is
+        gone or whose stored template does not decrypt stays out; everyone else is served.
+        ``self.progress`` says how far it got.
         """
         now = self._clock()
         with self.engine.connect() as conn:
@@ -1044,11 +1066,13 @@ class Vault:
                 .where(customers.c.status == ACTIVE)
                 .where(templates.c.model_version == self.model_version)
             ).scalar_one()
+        self.progress.begin("loading", int(expected))
         consenting: set[str] = set()
         self.index.bulk_load(self._opened_batches(now, consenting), expected=int(expected))
         for customer_id in self.index.customer_ids():
             if customer_id not in consenting:
                 self.index.remove(customer_id)
+        self.progress.finish()
         return len(self.index)
 
     def _load_pages(self) -> Iterator[tuple[list[str], Sequence[Any], Sequence[Any]]]:
@@ -1094,9 +1118,9 @@ class Vault:
             yield ids, template_rows, consent_rows
             after = ids[-1]
 
-    def _opened_batches(self, now: datetime, consenting: set[str]) -> Iterator[Batch]:
-        """Decrypted templates of the active customers with a live grant, page by page;
-        adds every customer with a live grant to ``consenting``."""
+    def _keyed_pages(self, now: datetime) -> Iterator[_KeyedPage]:
+        """Pages of grants and sealed templates with their customers' data keys unwrapped
+        (the KEK calls of a cold start); the keys are wiped when the page's stack closes."""
         venue_sets: dict[str, frozenset[str]] = {}  # a chain shares a few venue lists
         for ids, template_rows, consent_rows in self._load_pages():
             members = set(ids)
@@ -1115,7 +1139,6 @@ class Vault:
                     grants[customer_id] = [grant]
                 else:
                     listed.append(grant)
-            consenting.update(grants)
             sealed: dict[str, list[tuple[str, bytes]]] = {}
             for customer_id, template_id, blob in template_rows:
                 if customer_id in grants:
@@ -1124,9 +1147,25 @@ class Vault:
                         sealed[customer_id] = [(template_id, blob)]
                     else:
                         listed_blobs.append((template_id, blob))
-            batch = Batch([], [], np.empty((0, 128), np.float32), [])
-            plain: list[bytes] = []
-            with self.keys.data_keys_for(list(sealed)) as keys:
+            stack = ExitStack()
+            try:
+                keys = stack.enter_context(self.keys.data_keys_for(list(sealed)))
+            except BaseException:
+                stack.close()
+                raise
+            read = sum(1 for row in template_rows if row[0] in members)
+            yield _KeyedPage(grants, sealed, keys, stack, read)
+
+    def _opened_batches(self, now: datetime, consenting: set[str]) -> Iterator[Batch]:
+        """Decrypted templates of the active customers with a live grant, page by page;
+        adds every customer with a live grant to ``consenting``. The next pages are read
+        and their keys unwrapped on another thread meanwhile."""
+        for page in prefetched(self._keyed_pages(now), depth=2):
+            with page.stack:
+                grants, sealed, keys = page.grants, page.sealed, page.keys
+                consenting.update(grants)
+                batch = Batch([], [], np.empty((0, 128), np.float32), [])
+                plain: list[bytes] = []
                 for customer_id, stored in sealed.items():
                     key = keys.get(customer_id)
                     try:
@@ -1145,6 +1184,7 @@ class Vault:
                         batch.counts.append(len(opened))
                         batch.grants.append(_ordered(grants[customer_id]))
                         plain += opened
+            self.progress.advance(page.rows)
             if plain:
                 flat = np.frombuffer(b"".join(plain), dtype="<f4").astype(np.float32)
                 batch.vectors = flat.reshape(-1, 128)

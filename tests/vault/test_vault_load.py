@@ -71,6 +71,10 @@ def test_cold_start_builds_the_index_the_per_customer_path_builds(
     assert [g.purpose for g in restarted.index.grants("cust-2")][-1] == "marketing"
     hit = restarted.match(faces.photo("p6"), purpose="checkin", venue="v2", actor=staff)
     assert hit is not None and hit.customer_id == "cust-6"
+    progress = restarted.progress.as_dict()
+    assert progress["phase"] == "ready" and progress["fraction"] == 1.0
+    # Active customers' templates, of every customer read (revoked ones included).
+    assert progress["templates_read"] == progress["templates_total"] > 0
 
 
 def test_group_committed_match_events_are_all_written(env, faces, consent, staff) -> None:
