@@ -17,10 +17,11 @@ from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimiter
-from api.routes import auditor, compliance, health, kiosk, me, pages, staff
+from api.routes import auditor, checkin, compliance, health, kiosk, me, pages, staff
 from api.runtime import ENGINE_SETTINGS, Runtime, open_runtime
 from api.settings import Settings
 from api.state import AppState
+from api.webhooks import DeliveryWorker
 from enroll import Embedder, engine
 from vault.changes import ChangeFollower
 
@@ -68,10 +69,13 @@ def create_app(
         galleries=GalleryWatch(engine(runtime.settings.face_engine or "sface").false_match_rate),
     )
     state.galleries.check(runtime.vault.index)
+    state.checkins = DeliveryWorker(runtime.vault, settings, registry=state.metrics.registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         follower = ChangeFollower(runtime.vault, interval=settings.follow_interval_seconds).start()
+        if state.checkins is not None:
+            state.checkins.start()
         sweeper = (
             asyncio.create_task(_retention_loop(state))
             if settings.retention_interval_seconds > 0
@@ -82,6 +86,8 @@ def create_app(
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            if state.checkins is not None:
+                await state.checkins.stop()
             follower.stop()
             state.images.close()
             runtime.close()
@@ -95,7 +101,7 @@ def create_app(
     )
     app.state.facekeep = state
     problems.install(app)
-    for module in (kiosk, staff, me, auditor, health, pages, compliance):
+    for module in (kiosk, staff, me, auditor, health, pages, compliance, checkin):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
     return app

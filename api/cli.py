@@ -678,7 +678,10 @@ def _add_compliance_commands() -> None:
         cli.add_command(group)
 
 
-_add_compliance_commands()
+# Under ``python -m api.cli`` this file runs as ``__main__`` and the command modules import
+# ``api.cli`` as a second module: they register there, and ``__main__`` hands over to it.
+if __name__ != "__main__":
+    _add_compliance_commands()
 
 
 def _add_engine_commands() -> None:
@@ -687,7 +690,18 @@ def _add_engine_commands() -> None:
     cli.add_command(engine_group)
 
 
-_add_engine_commands()
+if __name__ != "__main__":
+    _add_engine_commands()
+
+
+def _add_webhook_commands() -> None:
+    from api.cli_webhooks import webhooks_group
+
+    cli.add_command(webhooks_group)
+
+
+if __name__ != "__main__":
+    _add_webhook_commands()
 
 
 def fail(code: str, message: str, status: int = 1) -> NoReturn:
@@ -715,4 +729,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from api.cli import main as registered_main
+
+    registered_main()

@@ -34,10 +34,27 @@ def _run(embedder: Embedder, kind: str, data: bytes) -> tuple[str, Any]:
     try:
         if kind == "count":
             return "ok", embedder.count_faces(data)
+        if kind == "boxes":
+            return "ok", _boxes(embedder, data)
         result = embedder.embed_enrolment(data) if kind == "enrol" else embedder.embed_probe(data)
         return "ok", result.vector.astype(np.float64).tolist()
     except EnrollError as exc:
         return "error", (exc.code, str(exc), getattr(exc, "count", None))
+
+
+def _boxes(embedder: Embedder, data: bytes) -> dict[str, Any]:
+    """The frame's size and every face box (left, top, width, height; original pixels,
+    largest first): detection only, no embedding is computed."""
+    detect = getattr(embedder, "detect", None)
+    if detect is None:  # pragma: no cover - every real engine is a FaceFinder
+        raise TypeError(f"{type(embedder).__name__} cannot locate faces")
+    image, boxes = detect(data)
+    width, height = image.original_size
+    return {
+        "width": width,
+        "height": height,
+        "boxes": [[b.left, b.top, b.width, b.height] for b in boxes],
+    }
 
 
 def _in_worker(kind: str, data: bytes) -> tuple[str, Any]:
@@ -89,6 +106,12 @@ class ImageWork:
     async def probe_vector(self, data: bytes) -> npt.NDArray[np.float64]:
         """Embedding of the largest face of a camera frame."""
         return np.asarray(await self._call("probe", data), dtype=np.float64)
+
+    async def face_boxes(self, data: bytes) -> dict[str, Any]:
+        """Where the faces of a camera frame are (``width``, ``height``, ``boxes``), for
+        the check-in kiosk's framing hints (nothing is kept)."""
+        found: dict[str, Any] = await self._call("boxes", data)
+        return found
 
     async def count_faces(self, data: bytes) -> int:
         """Number of faces seen (for a live hint)."""

@@ -215,6 +215,7 @@ def open_runtime(
     assert settings.match_threshold is not None and settings.match_margin is not None
     vault.threshold, vault.margin = settings.match_threshold, settings.match_margin
     vault.max_gallery = settings.max_gallery_customers
+    vault.checkin_every_venue = settings.checkin_webhook_url is not None
     if create or check:
         require_model(vault.engine, spec.model_version, record=True)
     keys.check_kek()

@@ -188,6 +188,34 @@ class Settings(BaseSettings):
         description="Address customers' phones use to reach facekeep (for the QR link); "
         "default: the address the kiosk used.",
     )
+    checkin_webhook_url: str | None = Field(
+        default=None,
+        description="Default webhook for check-ins of venues without their own (set "
+        "through PUT /v1/venues/{venue}/webhook); unset: only those venues hand off.",
+    )
+    checkin_webhook_secret_file: Path | None = Field(
+        default=None,
+        description="File (0600) holding the default webhook's signing secret "
+        "('whsec_...'); default data_dir/webhooks/checkin.secret, made when missing.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="How long one delivery attempt may take."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="Delay after a first failed delivery; doubled after each further failure.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two delivery attempts."
+    )
+    webhook_max_attempts: int = Field(
+        default=15, ge=1, le=100, description="Attempts before a check-in's delivery is given up."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often the delivery worker looks for work."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
@@ -229,3 +257,7 @@ class Settings(BaseSettings):
     def kek_dir(self) -> Path:
         """Directory of the local KEK files."""
         return self.data_dir / "kek"
+
+    def checkin_secret_path(self) -> Path:
+        """The file of the default check-in webhook's signing secret."""
+        return self.checkin_webhook_secret_file or self.data_dir / "webhooks" / "checkin.secret"

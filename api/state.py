@@ -13,6 +13,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.runtime import Runtime
 from api.settings import Settings
+from api.webhooks import DeliveryWorker
 
 
 @dataclass
@@ -27,6 +28,8 @@ class AppState:
     code_limiter: RateLimiter
     keys: KeyCache
     galleries: GalleryWatch
+    # Hands check-ins off to the venues' systems (None only in apps built without one).
+    checkins: DeliveryWorker | None = None
 
 
 def app_state(request: Request) -> AppState:

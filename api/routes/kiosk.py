@@ -103,6 +103,8 @@ async def match(request: Request, principal: Principal = Depends(authenticate)) 
     hit = await st.runtime.vault.match_async(
         probe, purpose=purpose, venue=principal.venue, actor=principal.actor()
     )
+    if hit is not None and purpose == "checkin" and st.checkins is not None:
+        st.checkins.nudge()  # its outbox row, if any, committed with the match
     outcome = "match" if hit else "no_match"
     st.metrics.matches.labels(outcome).inc()
     st.metrics.match_latency.labels(outcome).observe(time.perf_counter() - started)

@@ -42,7 +42,16 @@ router = APIRouter(tags=["pages"])
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 STATIC_DIR = WEB_DIR / "static"
 # Every file in api/web/static, each served by its own route (a test holds the list).
-STATIC_FILES = ("common.js", "kiosk.js", "me.js", "audit.js", "staff.js", "style.css")
+STATIC_FILES = (
+    "common.js",
+    "kiosk.js",
+    "me.js",
+    "audit.js",
+    "staff.js",
+    "style.css",
+    "checkin.js",
+    "checkin.css",
+)
 _MEDIA_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 # The camera is the only powerful feature a page may use, and only on this origin.
