@@ -48,7 +48,7 @@ def test_risk_arithmetic() -> None:
 def test_readyz_metrics_and_log_warn_about_a_large_gallery(
     make_service: Callable[..., Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    svc = make_service()
+    svc = make_service(metrics_token="scraper-token")
     rng = np.random.default_rng(5)
     limit = risky_size(1e-4)  # SFace's false-match rate at its default threshold
     for i in range(limit - 1):
@@ -73,7 +73,7 @@ def test_readyz_metrics_and_log_warn_about_a_large_gallery(
     assert [g["warning"] for g in ready["galleries"]] == [True, False]
     logged = [r for r in caplog.records if r.name == "facekeep.galleries"]
     assert len(logged) == 1 and "FACEKEEP_MAX_GALLERY_CUSTOMERS" in logged[0].getMessage()
-    metrics = svc.client.get("/metrics").text
+    metrics = svc.client.get("/metrics", headers={"Authorization": "Bearer scraper-token"}).text
     assert f'facekeep_gallery_customers{{purpose="checkin",venue="{VENUE}"}} {limit}.0' in metrics
     assert "facekeep_gallery_warnings 1.0" in metrics
 
