@@ -88,7 +88,19 @@ def story(
     for role, extra in (
         ("admin", ()),
         ("auditor", ()),
-        ("kiosk", ("--venue", VENUE, "--purpose", "checkin", "--purpose", "marketing")),
+        (
+            "kiosk",
+            # A trusted edge device's key: the story sends embeddings as well as photos.
+            (
+                "--venue",
+                VENUE,
+                "--purpose",
+                "checkin",
+                "--purpose",
+                "marketing",
+                "--allow-embeddings",
+            ),
+        ),
     ):
         done = deployment.cli("keys", f"create-{role}", *extra)
         assert done.returncode == 0, done.stderr
