@@ -418,6 +418,7 @@
       : { title: 'no_match', detail: null, vars };
     answers += 1;
     body.dataset.answers = String(answers);
+    mark('A');
     body.dataset.lastAnswer = kind;
     const box = $('result');
     box.className = 'result result-' + kind;
@@ -434,7 +435,14 @@
     result = null;
   }
 
+  /** The flow's recent steps (A: an answer shown, L: the guest left), for staff and
+   * tests: one answer per visit reads "ALALAL...". */
+  function mark(step) {
+    body.dataset.trail = ((body.dataset.trail || '') + step).slice(-40);
+  }
+
   function nextGuest() {
+    mark('L');
     hideResult();
     steady = 0;
     lastCentre = null;
