@@ -42,7 +42,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Server:
-    """``python -m api.cli serve`` on a free port; ``startup_s`` is spawn-to-ready time."""
+    """``facekeep serve`` (this checkout's ``api.cli``) on a free port; ``startup_s`` is
+    spawn-to-ready time."""
 
     def __init__(self, data_dir: Path, log: Path, **settings: str) -> None:
         self.port = free_port()
@@ -53,7 +54,11 @@ class Server:
             FACEKEEP_HOST=HOST, **{f"FACEKEEP_{k.upper()}": v for k, v in settings.items()}
         )
         self.started = time.perf_counter()
-        command = [sys.executable, "-m", "api.cli", "serve", "--data-dir", str(data_dir)]
+        # main() of an imported api.cli rather than ``-m api.cli``: the image workers are
+        # spawned, and spawn runs a ``-m`` main module again in each worker (as
+        # ``__mp_main__``), importing the command line a second time beside ``api.cli``.
+        serve = "from api.cli import main; main()"
+        command = [sys.executable, "-c", serve, "serve", "--data-dir", str(data_dir)]
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [*command, "--port", str(self.port)],
             start_new_session=True,  # its image workers share its process group
