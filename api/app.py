@@ -12,14 +12,29 @@ from fastapi import FastAPI
 
 from api import problems
 from api.credentials import KeyCache
+from api.docs import add_docs
 from api.galleries import GalleryWatch
+from api.gate import BodyGate
 from api.imaging import ImageWork
-from api.metrics import Metrics
+from api.logs import RequestIdContext
+from api.metrics import ErrorCounter, Metrics
 from api.middleware import RequestContext
 from api.ratelimit import RateLimiter
-from api.routes import auditor, checkin, compliance, health, kiosk, me, pages, staff
-from api.runtime import ENGINE_SETTINGS, Runtime, open_runtime
+from api.readiness import WriteProbe
+from api.routes import (
+    auditor,
+    checkin,
+    compliance,
+    credentials,
+    health,
+    kiosk,
+    me,
+    pages,
+    staff,
+)
+from api.runtime import ENGINE_SETTINGS, Runtime, open_runtime, start_runtime
 from api.settings import Settings
+from api.startup import KekHealth, LoadingGate, MeasuredKek, Startup
 from api.state import AppState
 from api.webhooks import DeliveryWorker
 from enroll import Embedder, engine
@@ -31,6 +46,8 @@ log = logging.getLogger("facekeep.retention")
 async def _retention_loop(state: AppState) -> None:
     """Erase customers past their retention deadline, now and then every interval."""
     grace = timedelta(days=state.settings.retention_grace_days)
+    while state.startup is not None and not state.startup.ready:
+        await asyncio.sleep(0.5)  # never sweep a half-built index
     while True:
         try:
             erased = await asyncio.to_thread(state.runtime.vault.retention_sweep, grace)
@@ -48,9 +65,16 @@ def create_app(
     runtime: Runtime | None = None,
     embedder: Embedder | None = None,
     clock: Callable[[], datetime] | None = None,
+    background_start: bool = False,
 ) -> FastAPI:
-    """Build the service: open the stores, recover, build the index, wire the routes."""
-    runtime = runtime or open_runtime(settings, embedder=embedder, clock=clock)
+    """Build the service: open the stores, recover, build the index, wire the routes.
+
+    With ``background_start`` (``facekeep serve``) the index is built on a thread once the
+    app starts: the port answers at once, /readyz says ``loading`` with the progress, and
+    every other route answers 503 until the index is ready."""
+    runtime = runtime or open_runtime(
+        settings, embedder=embedder, clock=clock, start=not background_start
+    )
     # The engine and its thresholds as the runtime resolved them for this vault (image
     # worker processes build their embedder from these settings).
     settings = settings.model_copy(
@@ -65,15 +89,33 @@ def create_app(
         code_limiter=RateLimiter(
             settings.code_failures_per_minute / 60.0, settings.code_failure_burst
         ),
-        keys=KeyCache(runtime.vault.engine, settings.key_cache_seconds),
+        code_spill=RateLimiter(
+            settings.code_failures_global_per_minute / 60.0,
+            max(1.0, settings.code_failures_global_per_minute),
+        ),
+        keys=KeyCache(runtime.vault.engine, settings.key_cache_seconds, now=runtime.vault.now),
         galleries=GalleryWatch(engine(runtime.settings.face_engine or "sface").false_match_rate),
     )
     state.galleries.check(runtime.vault.index)
+    runtime.keys.kek = MeasuredKek(runtime.keys.kek, state.metrics)
+    state.kek_health = KekHealth(runtime.keys.kek, timeout=settings.kek_timeout_seconds)
+
+    def follow() -> None:
+        interval = settings.follow_interval_seconds
+        state.follower = ChangeFollower(runtime.vault, interval=interval).start()
+
+    state.startup = (
+        Startup(runtime, start=lambda: start_runtime(runtime), on_ready=follow)
+        if background_start
+        else Startup.already_started(runtime)
+    )
+    state.readiness = WriteProbe(runtime.vault.engine, runtime.vault.now)
     state.checkins = DeliveryWorker(runtime.vault, settings, registry=state.metrics.registry)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        follower = ChangeFollower(runtime.vault, interval=settings.follow_interval_seconds).start()
+        assert state.startup is not None
+        state.startup.begin()  # the follower starts once the index is built
         if state.checkins is not None:
             state.checkins.start()
         sweeper = (
@@ -88,7 +130,9 @@ def create_app(
                 sweeper.cancel()
             if state.checkins is not None:
                 await state.checkins.stop()
-            follower.stop()
+            state.startup.stop()
+            if state.follower is not None:
+                state.follower.stop()
             state.images.close()
             runtime.close()
 
@@ -98,10 +142,20 @@ def create_app(
         description="Consent-first face-data vault: kiosk matching, enrolment with consent, "
         "customer rights, audit.",
         lifespan=lifespan,
+        # The interactive docs load scripts from a CDN: only when asked for, and then
+        # under a policy naming exactly those scripts (api.docs).
+        docs_url=None,
+        redoc_url=None,
     )
+    if settings.docs:
+        add_docs(app)
     app.state.facekeep = state
     problems.install(app)
-    for module in (kiosk, staff, me, auditor, health, pages, compliance, checkin):
+    for module in (kiosk, staff, credentials, me, auditor, health, pages, compliance, checkin):
         app.include_router(module.router)
-    app.add_middleware(RequestContext, max_body=settings.max_body_bytes)
+    app.add_middleware(LoadingGate, ready=lambda: state.startup is None or state.startup.ready)
+    app.add_middleware(ErrorCounter, metrics=state.metrics)
+    app.add_middleware(RequestIdContext)
+    app.add_middleware(BodyGate, settings=settings)
+    app.add_middleware(RequestContext, db_lock_wait=settings.db_lock_timeout_seconds)
     return app

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.notices import UnknownNotice, latest_version, notice_for
 from api.operations import enroll_images, match_answer, match_images
@@ -74,9 +75,21 @@ def load_settings(data_dir: Path | None) -> Settings:
     return settings
 
 
-def runtime_for(data_dir: Path | None) -> Runtime:
-    """Open the vault of a data directory."""
-    return open_runtime(load_settings(data_dir))
+def runtime_for(data_dir: Path | None, *, index: bool = False) -> Runtime:
+    """Open the vault of a data directory. Only matching needs the match index (building
+    it decrypts every template); other commands leave it empty."""
+    return open_runtime(load_settings(data_dir), index=index)
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: its password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable URL)"
 
 
 def read_image(path: Path) -> bytes:
@@ -100,7 +113,11 @@ def init(data_dir: Path | None) -> None:
     settings = load_settings(data_dir)
     path = init_data_dir(settings)
     emit(
-        {"data_dir": path.resolve(), "vault": settings.vault_url(), "keystore": settings.keys_url()}
+        {
+            "data_dir": path.resolve(),
+            "vault": shown_url(settings.vault_url()),
+            "keystore": shown_url(settings.keys_url()),
+        }
     )
 
 
@@ -180,7 +197,7 @@ def match(data_dir: Path | None, images: tuple[Path, ...], venue: str, purpose: 
     """Match a guest (the largest face of 1 to 5 photos of them) against consenting
     customers: prints the customer and consent, or only {"match": false}."""
     blobs = [read_image(image) for image in images]
-    runtime = runtime_for(data_dir)
+    runtime = runtime_for(data_dir, index=True)
     try:
         hit = match_images(runtime, blobs, purpose=purpose, venue=venue, actor=CLI_ACTOR)
     finally:
@@ -250,16 +267,11 @@ def db_group() -> None:
 @db_group.command("upgrade")
 @data_dir_option
 def db_upgrade(data_dir: Path | None) -> None:
-    """Migrate both databases to the schema this code needs."""
-    from api.runtime import migrate
+    """Migrate both databases to the schema this code needs (nothing else: no key is
+    made, no file written)."""
+    from api.runtime import upgrade_schemas
 
-    settings = load_settings(data_dir)
-    runtime = open_runtime(settings, create=True, start=False)
-    try:
-        revisions = migrate(runtime.keys, runtime.vault)
-    finally:
-        runtime.close()
-    emit({"upgraded": revisions})
+    emit({"upgraded": upgrade_schemas(load_settings(data_dir))})
 
 
 @db_group.command("current")
@@ -300,7 +312,9 @@ def rotate(data_dir: Path | None) -> None:
     emit(result)
 
 
-def _create_key(data_dir: Path | None, role: str, **kwargs: Any) -> None:
+def _create_key(
+    data_dir: Path | None, role: str, expires_days: int | None = None, **kwargs: Any
+) -> None:
     from api import credentials
 
     runtime = runtime_for(data_dir)
@@ -309,26 +323,40 @@ def _create_key(data_dir: Path | None, role: str, **kwargs: Any) -> None:
         now = runtime.vault.now()
         if kwargs.get("venue"):
             credentials.ensure_venue(engine, kwargs["venue"], kwargs["venue"], now, CLI_ACTOR)
-        secret, key = credentials.create_key(engine, role=role, now=now, actor=CLI_ACTOR, **kwargs)
+        expires = now + timedelta(days=expires_days) if expires_days else None
+        secret, key = credentials.create_key(
+            engine, role=role, now=now, actor=CLI_ACTOR, expires_at=expires, **kwargs
+        )
     finally:
         runtime.close()
     emit({"key": secret, **key.public()})
 
 
+EXPIRES_DAYS = click.option(
+    "--expires-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="The key stops working after this many days (default: never).",
+)
+
+
 @keys_group.command("create-admin")
 @data_dir_option
 @click.option("--label", default="")
-def create_admin(data_dir: Path | None, label: str) -> None:
-    """Make a staff/operator key (printed once)."""
-    _create_key(data_dir, "admin", label=label)
+@EXPIRES_DAYS
+def create_admin(data_dir: Path | None, label: str, expires_days: int | None) -> None:
+    """Make an operator key (printed once): for operators' machines only; staff at the
+    counter sign in with their own PIN (`facekeep staff create`)."""
+    _create_key(data_dir, "admin", expires_days, label=label)
 
 
 @keys_group.command("create-auditor")
 @data_dir_option
 @click.option("--label", default="")
-def create_auditor(data_dir: Path | None, label: str) -> None:
+@EXPIRES_DAYS
+def create_auditor(data_dir: Path | None, label: str, expires_days: int | None) -> None:
     """Make an auditor key (printed once)."""
-    _create_key(data_dir, "auditor", label=label)
+    _create_key(data_dir, "auditor", expires_days, label=label)
 
 
 @keys_group.command("create-kiosk")
@@ -347,12 +375,14 @@ def create_auditor(data_dir: Path | None, label: str) -> None:
     is_flag=True,
     help="A trusted edge device: the kiosk may send embeddings instead of images.",
 )
+@EXPIRES_DAYS
 def create_kiosk(
     data_dir: Path | None,
     venue: str,
     purposes: tuple[str, ...],
     label: str,
     allow_embeddings: bool,
+    expires_days: int | None,
 ) -> None:
     """Make a kiosk key bound to a venue and purposes (printed once)."""
     from vault.consent import check_id
@@ -361,6 +391,7 @@ def create_kiosk(
     _create_key(
         data_dir,
         "kiosk",
+        expires_days,
         venue=venue,
         purposes=purposes,
         label=label,
@@ -378,6 +409,7 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
 
     from api.app import create_app
     from api.logs import configure
+    from api.server import local_kek_problem, server_options
 
     settings = load_settings(data_dir)
     if host:
@@ -394,14 +426,25 @@ def serve(data_dir: Path | None, host: str | None, port: int | None) -> None:
             "controller's legal name and the contact for privacy requests, shown on the "
             "notice, the receipts and /privacy); placeholders are allowed on 127.0.0.1 only",
         )
+    kek_problem = local_kek_problem(settings)
+    if kek_problem is not None:
+        raise CliError("local_kek_refused", kek_problem)
     configure(settings.log_level)
     if not settings.data_dir.exists() and settings.database_url is None:
         init_data_dir(settings)
-    app = create_app(settings)
+    # The port opens at once; the index is built in the background (/readyz: loading).
+    app = create_app(settings, background_start=True)
     # Matches hand work between the event loop, a worker thread and the audit writer;
     # each hand-over waits up to one switch interval while another thread computes.
     sys.setswitchinterval(settings.switch_interval_ms / 1000.0)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        **server_options(settings),
+    )
 
 
 @cli.group(name="audit")
@@ -418,11 +461,13 @@ def _audit_log(runtime: Runtime) -> Any:
 @data_dir_option
 def audit_pubkey(data_dir: Path | None) -> None:
     """Print the audit public key (PEM) that verifies tree heads and receipts."""
-    settings = load_settings(data_dir)
-    from keys.signing import AuditSigner
-
-    signer = AuditSigner.load(settings.signing_key_path())
-    emit({"key_id": signer.key_id, "alg": "Ed25519", "public_key_pem": signer.public_pem()})
+    runtime = open_runtime(load_settings(data_dir), start=False)
+    try:
+        signer = runtime.vault.signer
+        assert signer is not None
+        emit({"key_id": signer.key_id, "alg": "Ed25519", "public_key_pem": signer.public_pem()})
+    finally:
+        runtime.close()
 
 
 @audit_group.command("head")
@@ -714,6 +759,10 @@ def main() -> None:
     """Entry point of the ``facekeep`` console script."""
     # Everything facekeep writes (databases, key files, exports) is private to its user.
     os.umask(0o077)
+    from api.logs import configure
+
+    # Warnings and errors of any command as JSON lines on stderr (serve sets its level).
+    configure("WARNING")
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -726,9 +775,38 @@ def main() -> None:
         fail(exc.code, exc.message)
     except (EnrollError, VaultError, KeysError, UnknownNotice) as exc:
         fail(exc.code, str(exc))
+    except SQLAlchemyError as exc:
+        fail("database_unavailable", database_problem(exc))
+    except Exception as exc:  # never a raw traceback: one JSON line, the details logged
+        from api.logs import log_unexpected
+
+        log_unexpected("facekeep.cli", exc)
+        fail("internal_error", f"unexpected {type(exc).__name__}; details in the log (stderr)")
+
+
+def database_problem(exc: SQLAlchemyError) -> str:
+    """What went wrong with a database, in one line and without credentials."""
+    import re
+
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0]
+    first = re.sub(r"(password|passwd|pwd)\s*=\s*\S+", r"\1=***", first, flags=re.I)
+    first = re.sub(r"://([^:/@\s]+):[^@\s]+@", r"://\1:***@", first)
+    return f"a database does not answer or refused the request ({type(orig).__name__}: {first})"
 
 
 if __name__ == "__main__":
     from api.cli import main as registered_main
 
     registered_main()
+
+
+def _add_security_commands() -> None:
+    from api.cli_security import credentials_group, staff_group
+
+    cli.add_command(credentials_group)
+    cli.add_command(staff_group)
+
+
+if __name__ != "__main__":
+    _add_security_commands()

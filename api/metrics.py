@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from api.galleries import Gallery
@@ -57,6 +58,76 @@ class Metrics:
             "Galleries whose false-match risk is over the limit",
             registry=self.registry,
         )
+        # What can go wrong in operation.
+        self.http_errors = Counter(
+            "facekeep_http_errors",
+            "HTTP answers 4xx and 5xx by route template and status",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.kek_latency = Histogram(
+            "facekeep_kek_call_seconds",
+            "Latency of calls to the KEK provider (HSM or KMS) by operation",
+            ["op"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10),
+        )
+        self.kek_errors = Counter(
+            "facekeep_kek_errors",
+            "KEK provider failures: unavailable (the provider), refused (a wrapped key)",
+            ["op", "kind"],
+            registry=self.registry,
+        )
+        self.kek_up = Gauge(
+            "facekeep_kek_up",
+            "1 if the KEK provider answered its last probe",
+            registry=self.registry,
+        )
+        self.start_ready = Gauge(
+            "facekeep_start_ready", "1 once the match index is built", registry=self.registry
+        )
+        self.start_progress = Gauge(
+            "facekeep_start_progress",
+            "Share of the templates read by the cold start (0 to 1)",
+            registry=self.registry,
+        )
+        self.start_templates = Gauge(
+            "facekeep_start_templates_read",
+            "Templates read by the cold start so far",
+            registry=self.registry,
+        )
+        self.follower_lag = Gauge(
+            "facekeep_follower_lag_seconds",
+            "Seconds since other replicas' changes were last applied here",
+            registry=self.registry,
+        )
+        self.follower_up = Gauge(
+            "facekeep_follower_up",
+            "1 while the change follower follows (0: reconnecting or stopped)",
+            registry=self.registry,
+        )
+        self.follower_reconnects = Gauge(
+            "facekeep_follower_reconnects",
+            "Times the change follower reconnected to the database",
+            registry=self.registry,
+        )
+        self.db_pool = Gauge(
+            "facekeep_db_pool_connections",
+            "Database connections by store and state (checked_out, idle, size)",
+            ["store", "state"],
+            registry=self.registry,
+        )
+        self.audit_queue_depth = Gauge(
+            "facekeep_audit_queue_depth",
+            "Match audit events queued and not yet written",
+            registry=self.registry,
+        )
+        self.partition_templates = Gauge(
+            "facekeep_index_partition_templates",
+            "Templates in each (venue, purpose) partition of the match index",
+            ["venue", "purpose"],
+            registry=self.registry,
+        )
 
     def galleries(self, galleries: list[Gallery]) -> None:
         """Set the gallery gauges from :meth:`api.galleries.GalleryWatch.check`."""
@@ -66,3 +137,34 @@ class Metrics:
             self.gallery_customers.labels(g["venue"], g["purpose"]).set(g["customers"])
             self.gallery_risk.labels(g["venue"], g["purpose"]).set(g["false_match_risk"])
         self.gallery_warnings.set(sum(1 for g in galleries if g["warning"]))
+
+
+class ErrorCounter:
+    """Count every 4xx and 5xx answer by route template (never the raw path, which may
+    hold ids) and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            status = status or 500
+            raise
+        finally:
+            if status >= 400:
+                route = getattr(scope.get("route"), "path", None) or "(no route)"
+                self.metrics.http_errors.labels(route, str(status)).inc()

@@ -8,12 +8,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.accounts import AccountError
 from api.notices import UnknownNotice
+from api.ratelimit import retry_after
 from enroll import EnrollError
-from keys import KeysError
+from keys import KekError, KeysError
 from vault import FacesDiffer, VaultError
 
 log = logging.getLogger("facekeep.api")
@@ -49,11 +52,28 @@ STATUS_OF_CODE = {
     "method_not_allowed": 405,
     "rate_limited": 429,
     "not_ready": 503,
+    "kek_unavailable": 503,
+    "kek_file_insecure": 503,
+    "restore_incomplete": 503,
+    "epoch_not_owned": 409,
+    "signing_key_mismatch": 409,
     "request_not_found": 404,
     "request_closed": 409,
     "breach_not_found": 404,
     "breach_closed": 409,
+    "request_timeout": 408,
+    "image_too_complex": 422,
+    "venue_not_allowed": 403,
+    "staff_exists": 409,
+    "staff_locked": 429,
+    "invalid_pin": 422,
+    "database_unavailable": 503,
+    "busy": 503,
+    "audit_inconsistent": 500,
 }
+
+#: Seconds a client should wait before retrying when the database is unavailable.
+DATABASE_RETRY_AFTER = 2
 
 
 class Problem(Exception):
@@ -130,8 +150,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(KeysError)
     async def _keys(request: Request, exc: KeysError) -> JSONResponse:
+        # The HSM or KMS is away (or too slow): the request may succeed when it is back.
+        retry = {"Retry-After": "5"} if isinstance(exc, KekError) else None
         return problem_response(
-            Problem(exc.code, str(exc), status=_domain_status(exc.code)), request
+            Problem(exc.code, str(exc), status=_domain_status(exc.code), headers=retry), request
         )
 
     @app.exception_handler(UnknownNotice)
@@ -173,10 +195,26 @@ def install(app: FastAPI) -> None:
             request,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the type only: messages of unexpected errors could carry data.
-        log.error("unexpected error", extra={"error_type": type(exc).__name__})
+    @app.exception_handler(AccountError)
+    async def _account(request: Request, exc: AccountError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthorized" else {}
+        if exc.retry_after is not None:
+            headers["Retry-After"] = retry_after(exc.retry_after)
+        return problem_response(Problem(exc.code, str(exc), headers=headers), request)
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # Locked (a lock wait ran out), unreachable, full or read-only: nothing was
+        # written, and a retry in a moment may succeed. The message may quote values.
+        log.warning("database unavailable", extra={"error_type": type(exc).__name__})
         return problem_response(
-            Problem("internal_error", "an internal error occurred", status=500), request
+            Problem(
+                "database_unavailable",
+                "the database is busy or unavailable; try again shortly",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            ),
+            request,
         )
+
+    for error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(error, _database)
+    # Unexpected errors become a 500 in api.middleware.RequestContext, with the request id.

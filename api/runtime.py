@@ -11,14 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import vault as vault_package
 from api.settings import Settings
 from enroll import DEFAULT_ENGINE, ENGINES, Embedder, EngineSpec, ImageLimits, engine
 from enroll import make_embedder as make_engine_embedder
 from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
-from keys.signing import AuditSigner
+from keys.db import make_engine
+from keys.signing import AuditSigner, TokenSigner
+from keys.store import store_identity
 from vault import SYSTEM, Vault
+from vault.deployment import (
+    missing_audit_key,
+    recorded_audit_key,
+    require_audit_key,
+    require_no_restore_pending,
+)
 from vault.errors import ModelMismatch
 from vault.model_record import recorded_model, require_model
 from vault.receipts import ReceiptPolicy
@@ -26,32 +35,34 @@ from vault.receipts import ReceiptPolicy
 log = logging.getLogger("facekeep.runtime")
 
 
-def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
-    """The configured key-encryption-key provider."""
+def make_kek(settings: Settings, *, create: bool = False, owner: str | None = None) -> KekProvider:
+    """The configured key-encryption-key provider; ``create`` makes its first epoch if
+    there is none, bound to key store ``owner``."""
     if settings.kek_provider == "pkcs11":
         from keys.kek_pkcs11 import Pkcs11KekProvider
 
         if not settings.pkcs11_pin:
             raise KekError("FACEKEEP_PKCS11_PIN is required for the pkcs11 KEK provider")
-        make_p11 = Pkcs11KekProvider.create if create else Pkcs11KekProvider
-        return make_p11(
-            settings.pkcs11_module,
-            settings.pkcs11_token_label,
-            settings.pkcs11_pin,
-            key_label_prefix=settings.pkcs11_key_label,
-        )
+        p11_args = (settings.pkcs11_module, settings.pkcs11_token_label, settings.pkcs11_pin)
+        if create:
+            return Pkcs11KekProvider.create(
+                *p11_args, key_label_prefix=settings.pkcs11_key_label, owner=owner
+            )
+        return Pkcs11KekProvider(*p11_args, key_label_prefix=settings.pkcs11_key_label)
     if settings.kek_provider == "transit":
         from keys.kek_transit import TransitKekProvider
 
         if not settings.transit_url or not settings.transit_token:
             raise KekError("FACEKEEP_TRANSIT_URL and FACEKEEP_TRANSIT_TOKEN are required")
-        make_transit = TransitKekProvider.create if create else TransitKekProvider
-        return make_transit(
-            settings.transit_url,
-            settings.transit_token,
-            key_name=settings.transit_key,
-            mount=settings.transit_mount,
-        )
+        transit_args = (settings.transit_url, settings.transit_token)
+        named = {
+            "key_name": settings.transit_key,
+            "mount": settings.transit_mount,
+            "timeout": settings.kek_timeout_seconds,
+        }
+        if create:
+            return TransitKekProvider.create(*transit_args, **named, owner=owner)  # type: ignore[arg-type]
+        return TransitKekProvider(*transit_args, **named)  # type: ignore[arg-type]
     if settings.kek:
         try:
             raw = base64.b64decode(settings.kek, validate=True)
@@ -59,8 +70,38 @@ def make_kek(settings: Settings, *, create: bool = False) -> KekProvider:
             raise KekError("FACEKEEP_KEK is not valid base64") from None
         return LocalKekProvider(None, fixed=raw)
     if create:
-        return LocalKekProvider.create(settings.kek_dir())
+        return LocalKekProvider.create(settings.kek_dir(), owner=owner)
     return LocalKekProvider(settings.kek_dir())
+
+
+def make_signer(
+    settings: Settings, kek: KekProvider, *, create: bool = False, vault_engine: Any = None
+) -> AuditSigner:
+    """The deployment's audit signing key: in the token with the pkcs11 provider (unless
+    the deployment already signs with its key file), else the key file in the data
+    directory. ``create`` makes one only when the deployment has none yet: a replica
+    joining a deployment must reuse its key, never make a second one."""
+    path = settings.signing_key_path()
+    recorded = recorded_audit_key(vault_engine) if vault_engine is not None else None
+    if kek.name == "pkcs11":
+        if path.exists():
+            signer = AuditSigner.load(path)
+            if recorded is None or signer.public_bytes == recorded:
+                return signer  # a deployment set up before the key moved into the token
+        label = settings.pkcs11_signing_label
+        return kek.audit_signer(label, create=create and recorded is None)  # type: ignore[attr-defined, no-any-return]
+    if create and not path.exists() and vault_engine is not None:
+        refused = missing_audit_key(vault_engine, str(path))
+        if refused is not None:
+            raise refused
+    return AuditSigner.load_or_create(path) if create else AuditSigner.load(path)
+
+
+def signer_location(settings: Settings, signer: AuditSigner) -> str:
+    """Where a signer's key lives, for messages (never the key)."""
+    if isinstance(signer, TokenSigner):
+        return f"PKCS#11 token {settings.pkcs11_token_label!r}, {settings.pkcs11_signing_label!r}"
+    return str(settings.signing_key_path())
 
 
 def fault_hook(settings: Settings) -> Callable[[str], None]:
@@ -152,18 +193,38 @@ VAULT_MIGRATIONS = Path(vault_package.__file__).parent / "migrations"
 
 
 def migrate(keys: KeyStore, vault: Vault) -> dict[str, str | None]:
-    """Bring both schemas to the newest revision (``facekeep db upgrade``)."""
+    """Bring both schemas to the newest revision."""
+    return migrate_engines(keys.engine, vault.engine)
+
+
+def migrate_engines(keys_engine: Any, vault_engine: Any) -> dict[str, str | None]:
+    """Bring both schemas to the newest revision."""
     return {
-        "keystore": schema.upgrade(KEYS_MIGRATIONS, keys.engine),
-        "vault": schema.upgrade(VAULT_MIGRATIONS, vault.engine),
+        "keystore": schema.upgrade(KEYS_MIGRATIONS, keys_engine),
+        "vault": schema.upgrade(VAULT_MIGRATIONS, vault_engine),
     }
+
+
+def upgrade_schemas(settings: Settings) -> dict[str, str | None]:
+    """``facekeep db upgrade``: migrate both databases and nothing else (no KEK, no
+    signing key, no files in the current directory)."""
+    defaults = settings.database_url is None or settings.keystore_url is None
+    if defaults and not settings.data_dir.is_dir():
+        raise KekError(f"no data directory at {settings.data_dir}; run `facekeep init` first")
+    keys_engine = make_engine(settings.keys_url(), secure_delete=True)
+    vault_engine = make_engine(settings.vault_url(), secure_delete=True)
+    try:
+        return migrate_engines(keys_engine, vault_engine)
+    finally:
+        keys_engine.dispose()
+        vault_engine.dispose()
 
 
 def init_data_dir(settings: Settings) -> Path:
     """Create the data directory (0700), the KEK and both databases. Idempotent."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    runtime = open_runtime(settings, create=True)
+    runtime = open_runtime(settings, create=True, start=False)
     runtime.close()
     for path in settings.data_dir.glob("*.db*"):
         os.chmod(path, 0o600)  # SQLite files hold ciphertext and consents: owner only
@@ -178,23 +239,40 @@ def open_runtime(
     clock: Callable[[], datetime] | None = None,
     start: bool = True,
     check: bool = True,
+    index: bool = True,
+    restoring: bool = False,
 ) -> Runtime:
-    """Open the stores (creating them if ``create``), recover, and build the index."""
+    """Open the stores (creating them if ``create``), recover, and build the index.
+
+    ``start=False`` opens without recovering or loading anything (the server then starts
+    in the background, see :func:`start_runtime`); ``index=False`` recovers but leaves
+    the match index empty (commands that never match). A vault restored from a backup is
+    refused until ``facekeep restore-check`` (``restoring`` lets that command open it).
+    """
     if not create and settings.database_url is None and not settings.data_dir.exists():
         raise KekError(f"no data directory at {settings.data_dir}; run `facekeep init` first")
-    kek = make_kek(settings, create=create)
-    signer = (
-        AuditSigner.load_or_create(settings.signing_key_path())
-        if create
-        else AuditSigner.load(settings.signing_key_path())
-    )
-    extra = {"clock": clock} if clock is not None else {}
-    keys = KeyStore.open_url(settings.keys_url(), kek=kek, create_schema=False, **extra)
+    keys_engine = make_engine(settings.keys_url(), secure_delete=True)
+    vault_engine = make_engine(settings.vault_url(), secure_delete=True)
+    if create:
+        migrate_engines(keys_engine, vault_engine)
+    elif check:
+        schema.require_current(KEYS_MIGRATIONS, keys_engine, "key store")
+        schema.require_current(VAULT_MIGRATIONS, vault_engine, "vault")
+    owner = store_identity(keys_engine) if (create or check) else None
+    kek = make_kek(settings, create=create, owner=owner)
+    try:
+        signer = make_signer(
+            settings, kek, create=create, vault_engine=vault_engine if (create or check) else None
+        )
+    except BaseException:
+        _close_kek(kek)
+        raise
+    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    keys = KeyStore(keys_engine, kek=kek, **extra)
     keys.fault = fault_hook(settings)
-    vault = Vault.open_url(
-        settings.vault_url(),
+    vault = Vault(
+        vault_engine,
         keys=keys,
-        create_schema=False,
         model_name=DEFAULT_ENGINE.model_name,
         model_version=DEFAULT_ENGINE.model_version,
         fault=fault_hook(settings),
@@ -204,11 +282,6 @@ def open_runtime(
         ),
         **extra,
     )
-    if create:
-        migrate(keys, vault)
-    elif check:
-        schema.require_current(KEYS_MIGRATIONS, keys.engine, "key store")
-        schema.require_current(VAULT_MIGRATIONS, vault.engine, "vault")
     spec = choose_engine(settings, recorded_model(vault.engine) if (create or check) else None)
     settings = resolved(settings, spec)
     vault.model_name, vault.model_version = spec.model_name, spec.model_version
@@ -218,15 +291,43 @@ def open_runtime(
     vault.checkin_every_venue = settings.checkin_webhook_url is not None
     if create or check:
         require_model(vault.engine, spec.model_version, record=True)
+        require_audit_key(
+            vault.engine, signer.public_bytes, where=signer_location(settings, signer)
+        )
+        if not (create or restoring):
+            require_no_restore_pending(vault.engine)
     keys.check_kek()
     if kek.name == "local" and not settings.vault_url().startswith("sqlite"):
         log.warning(
             "the local KEK provider keeps the key-encryption key in a file: development only; "
             "use FACEKEEP_KEK_PROVIDER=pkcs11 or transit in production"
         )
+    runtime = Runtime(settings, keys, vault, embedder or make_embedder(settings))
     if start:
-        if len(kek.epochs()) > 1:
+        start_runtime(runtime, index=index)
+    return runtime
+
+
+def start_runtime(runtime: Runtime, *, index: bool = True) -> None:
+    """Finish an interrupted KEK rotation of this key store, complete interrupted
+    erasures, then (``index``) build the match index."""
+    keys, vault = runtime.keys, runtime.vault
+    if len(keys.kek.epochs()) > 1:
+        if keys.owns_epoch(keys.kek.current_epoch()):
             # A rotation was interrupted: finish re-wrapping, destroy the old epochs, log it.
             vault.rotate_kek(actor=SYSTEM, resume=True)
+        else:
+            log.warning(
+                "the KEK has several epochs and the newest belongs to another key store: "
+                "not finishing its rotation here"
+            )
+    if index:
         vault.start()
-    return Runtime(settings, keys, vault, embedder or make_embedder(settings))
+    else:
+        vault.recover()
+
+
+def _close_kek(kek: KekProvider) -> None:
+    close = getattr(kek, "close", None)
+    if callable(close):
+        close()

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     pkcs11_key_label: str = Field(
         default="facekeep-kek", description="KEK object label prefix (epoch N = prefix-NNNNNN)."
     )
+    pkcs11_signing_label: str = Field(
+        default="facekeep-audit-ed25519",
+        description="Label of the audit signing key pair (Ed25519) in the token; with the "
+        "pkcs11 provider the signing key lives there, shared by every replica.",
+    )
+    kek_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="How long one call to the KEK provider may take before it counts as "
+        "unavailable (transit HTTP calls; the /readyz probe of any provider).",
+    )
     transit_url: str | None = Field(default=None, description="OpenBao/Vault address.")
     transit_token: str | None = Field(default=None, description="Transit token.", repr=False)
     transit_key: str = "facekeep-kek"
@@ -218,6 +230,79 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # -- security hardening (see the README's security section) ---------------------------
+    allow_local_kek: bool = Field(
+        default=False,
+        description="Let `serve` use the local KEK provider on a non-loopback address "
+        "(the key file would sit in the same volume as the key store it protects).",
+    )
+    docs: bool = Field(
+        default=False,
+        description="Serve /docs and /redoc (their scripts come from a CDN): off unless set.",
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        repr=False,
+        description="Bearer token for /metrics; unset: /metrics answers 404.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: none (the peer address is the client).",
+    )
+    max_json_body_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Largest body of a route that declares no limit of its own.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="`serve`: time to send a request's headers."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="`serve`: request header size."
+    )
+    body_idle_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=600, description="Longest pause while a body is sent."
+    )
+    body_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="Longest time to send a whole body."
+    )
+    db_lock_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a database lock before answering 503.",
+    )
+    db_background_lock_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="The same for background work and commands."
+    )
+    code_failures_global_per_minute: float = Field(
+        default=30.0,
+        ge=0,
+        description="Failed access codes per minute, all addresses together, that are still "
+        "checked while their address is throttled (so a guest's right code is not refused "
+        "because someone guessed from the same address).",
+    )
+    staff_idle_minutes: float = Field(
+        default=15.0, gt=0, le=24 * 60, description="A staff session ends after this idle time."
+    )
+    staff_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="A staff session ends this long after sign-in."
+    )
+    image_cpu_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="CPU time one image decode may take before it is abandoned "
+        "(422 image_too_complex).",
+    )
+    upload_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Image worker processes for enrolment and retakes, apart from the "
+        "kiosks' (used when FACEKEEP_IMAGE_WORKERS > 0).",
+    )
     log_level: str = "INFO"
     fault_point: str | None = Field(
         default=None, description="Testing only: crash the process at this named point."
@@ -241,6 +326,10 @@ class Settings(BaseSettings):
             return ipaddress.ip_address(self.host.strip("[]")).is_loopback
         except ValueError:
             return False
+
+    def proxies(self) -> list[str]:
+        """The trusted reverse proxies (addresses or networks)."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     def vault_url(self) -> str:
         """URL of the template and consent database."""

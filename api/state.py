@@ -11,9 +11,12 @@ from api.galleries import GalleryWatch
 from api.imaging import ImageWork
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.readiness import WriteProbe
 from api.runtime import Runtime
 from api.settings import Settings
+from api.startup import KekHealth, Startup
 from api.webhooks import DeliveryWorker
+from vault.changes import ChangeFollower
 
 
 @dataclass
@@ -26,10 +29,19 @@ class AppState:
     metrics: Metrics
     match_limiter: RateLimiter
     code_limiter: RateLimiter
+    # Failed access codes from throttled addresses, all together (see api.auth).
+    code_spill: RateLimiter
     keys: KeyCache
     galleries: GalleryWatch
     # Hands check-ins off to the venues' systems (None only in apps built without one).
     checkins: DeliveryWorker | None = None
+    # Whether the vault database still commits writes (/readyz).
+    readiness: WriteProbe | None = None
+    # The index build (in the background under `facekeep serve`), the cached KEK probe
+    # and the thread applying other replicas' changes (from when the index is built).
+    startup: Startup | None = None
+    kek_health: KekHealth | None = None
+    follower: ChangeFollower | None = None
 
 
 def app_state(request: Request) -> AppState:

@@ -30,6 +30,7 @@ from pkcs11 import exceptions as p11
 from keys import aead
 from keys.errors import DecryptionFailed, KekError
 from keys.kek import UnwrapItem, WrapItem
+from keys.signing import TokenSigner
 
 __all__ = ["Pkcs11KekProvider"]
 
@@ -51,6 +52,10 @@ _STALE = (
 )
 # A cached object handle that no longer names the key (destroyed by another process).
 _GONE = (p11.KeyHandleInvalid, p11.ObjectHandleInvalid)
+# The Ed25519 curve (RFC 8410) and the DER header of a 32-byte OCTET STRING, the form in
+# which tokens report an Edwards public key (CKA_EC_POINT).
+_ED25519_OID = "1.3.101.112"
+_OCTETS_32 = b"\x04\x20"
 
 # What every KEK object must say about itself before it is used.
 _REQUIRED = {
@@ -477,3 +482,90 @@ class Pkcs11KekProvider:
                 raise KekError(f"PKCS#11 key {self._label(epoch)!r} survived destruction")
 
         self._run(op)
+
+    # -- the audit signing key ------------------------------------------------------------
+
+    def audit_signer(self, label: str, *, create: bool = False) -> TokenSigner:
+        """The deployment's audit signing key: an Ed25519 key pair in the token labelled
+        ``label`` (private part sensitive and never extractable), made if ``create``."""
+
+        def find(session: pkcs11.Session) -> tuple[Any, bytes] | None:
+            private = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: label}
+                )
+            )
+            public = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}
+                )
+            )
+            if not private and not public:
+                return None
+            if len(private) != 1 or len(public) != 1:
+                raise KekError(f"PKCS#11 token holds an incomplete signing key {label!r}")
+            attrs = private[0].get_attributes([Attribute.SENSITIVE, Attribute.EXTRACTABLE])
+            if attrs.get(Attribute.SENSITIVE) is not True or attrs.get(Attribute.EXTRACTABLE):
+                raise KekError(f"PKCS#11 signing key {label!r} is extractable; refusing it")
+            point = bytes(public[0][Attribute.EC_POINT])
+            raw = point[2:] if point[:2] == _OCTETS_32 and len(point) == 34 else point
+            if len(raw) != 32:
+                raise KekError(f"PKCS#11 key {label!r} is not an Ed25519 key")
+            return private[0], raw
+
+        def generate(session: pkcs11.Session) -> tuple[Any, bytes]:
+            from pkcs11.util.ec import encode_named_curve_parameters
+
+            found = find(session)
+            if found is not None:
+                return found
+            try:
+                params = session.create_domain_parameters(
+                    KeyType.EC_EDWARDS,
+                    {Attribute.EC_PARAMS: encode_named_curve_parameters(_ED25519_OID)},
+                    local=True,
+                )
+                params.generate_keypair(
+                    store=True,
+                    label=label,
+                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                    private_template={
+                        Attribute.SENSITIVE: True,
+                        Attribute.EXTRACTABLE: False,
+                        Attribute.PRIVATE: True,
+                        Attribute.SIGN: True,
+                    },
+                )
+            except _STALE:
+                raise
+            except p11.PKCS11Error as exc:
+                raise KekError(
+                    f"cannot generate an Ed25519 signing key in the token ({type(exc).__name__})"
+                ) from None
+            made = find(session)
+            assert made is not None
+            return made
+
+        found = self._run(generate if create else find)
+        if found is None:
+            raise KekError(
+                f"no audit signing key labelled {label!r} in PKCS#11 token "
+                f"{self._token_label!r}; run `facekeep init` to create one"
+            )
+        public = found[1]
+
+        def sign(message: bytes) -> bytes:
+            def op(session: pkcs11.Session) -> bytes:
+                located = find(session)
+                if located is None:
+                    raise KekError(f"the audit signing key {label!r} left the token")
+                try:
+                    return bytes(located[0].sign(message, mechanism=Mechanism.EDDSA))
+                except _STALE:
+                    raise
+                except p11.PKCS11Error as exc:
+                    raise KekError(f"PKCS#11 signing failed ({type(exc).__name__})") from None
+
+            return self._run(op)
+
+        return TokenSigner(public, sign)

@@ -1,7 +1,10 @@
 """The audit signing key (Ed25519): signs tree heads and receipts.
 
-It is a different key from the KEK, kept in its own 0600 file; its public key is what an
-auditor needs to verify exports without trusting the operator.
+It is a different key from the KEK. With the local or transit KEK provider it is kept in
+its own 0600 file (``DATA_DIR/audit/signing-ed25519.key``), which every replica of a
+deployment must share; with the PKCS#11 provider it is a non-extractable Ed25519 key pair
+inside the token (:class:`TokenSigner`), shared by every replica that opens the token.
+Its public key is what an auditor needs to verify exports without trusting the operator.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -67,6 +71,39 @@ class AuditSigner:
         """The public key as PEM (SubjectPublicKeyInfo)."""
         return (
             self._private.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+
+class TokenSigner(AuditSigner):
+    """An audit signer whose private key never leaves a token: it signs through
+    ``sign`` (for example a PKCS#11 session) and knows only the public key."""
+
+    __slots__ = ("_sign",)
+
+    def __init__(self, public_bytes: bytes, sign: Callable[[bytes], bytes]) -> None:
+        if len(public_bytes) != 32:
+            raise ValueError("an Ed25519 public key is 32 bytes")
+        self._sign = sign
+        self.public_bytes = public_bytes
+        self.key_id = public_key_id(public_bytes)
+
+    def __repr__(self) -> str:
+        return f"TokenSigner(key_id={self.key_id!r})"
+
+    def sign(self, message: bytes) -> bytes:
+        """Ed25519 signature made inside the token, checked before it is handed out."""
+        signature = self._sign(message)
+        verify_signature(self.public_bytes, signature, message)
+        return signature
+
+    def public_pem(self) -> str:
+        """The public key as PEM (SubjectPublicKeyInfo)."""
+        return (
+            Ed25519PublicKey.from_public_bytes(self.public_bytes)
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )

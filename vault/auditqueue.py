@@ -159,6 +159,11 @@ class AuditQueue:
         self.batches = 0  # transactions committed (for tests and benchmarks)
         self.events = 0
 
+    def depth(self) -> int:
+        """Events queued and not yet written (for the metrics)."""
+        with self._cond:
+            return len(self._queue)
+
     def append(self, claim: Claim | None = None, **event: Any) -> int:
         """Queue an event (the keyword arguments of ``append_event`` without ``conn``) and
         wait until it is durable; returns its sequence number, or :data:`REFUSED` (and

@@ -12,6 +12,8 @@ VaultError
  +-- GalleryFull           a venue's gallery for a purpose reached its configured cap
  +-- FacesDiffer           photos or frames that should show one person show several
  +-- ReenrolAtCounter      a retake cannot be compared with a template of the current model
+ +-- SigningKeyMismatch    this process holds another audit signing key than the deployment
+ +-- RestoreIncomplete     a restored copy has not yet re-applied the erasures made after it
 """
 
 from __future__ import annotations
@@ -157,3 +159,16 @@ class GalleryFull(VaultError):
         self.venue = venue
         self.purpose = purpose
         self.limit = limit
+
+
+class SigningKeyMismatch(VaultError):
+    """A process would sign with another audit key than the one its deployment publishes:
+    auditors pin one public key, so every replica must sign with the same key."""
+
+    code = "signing_key_mismatch"
+
+
+class RestoreIncomplete(VaultError):
+    """A restored backup must first re-apply every erasure recorded after it was taken."""
+
+    code = "restore_incomplete"

@@ -143,8 +143,10 @@ def test_key_files_are_created_0600_even_under_umask_000(
     init_under_umask_000(rotated, "init")
     init_under_umask_000(rotated, "keys", "rotate")
     files = sorted(p.name for p in (rotated.data_dir / "kek").iterdir())
-    assert files == ["epoch-000002.kek"], files
+    # The key and the file naming the key store it belongs to (not secret, still private).
+    assert files == ["epoch-000002.kek", "epoch-000002.kek.owner"], files
     assert mode(rotated.data_dir / "kek" / "epoch-000002.kek") == 0o600
+    assert mode(rotated.data_dir / "kek" / "epoch-000002.kek.owner") == 0o600
     for path in rotated.data_dir.rglob("*"):
         assert not mode(path) & 0o007, (path, oct(mode(path)))
 
