@@ -477,6 +477,8 @@ _VI: dict[str, str] = {
     "br_step_subjects_notified": "Đã báo khách",
     "br_step_note": "Ghi chú",
     "br_step_closed": "Đóng hồ sơ",
+    "br_step_opened": "Mở hồ sơ",
+    "br_step_drafted": "Soạn thông báo",
     "br_drafts": "Xem bản thảo thông báo",
     "br_keep": "Lưu hồ sơ đến {date}",
 }
@@ -951,6 +953,8 @@ _EN: dict[str, str] = {
     "br_step_subjects_notified": "Guests notified",
     "br_step_note": "Note",
     "br_step_closed": "Close the file",
+    "br_step_opened": "File opened",
+    "br_step_drafted": "Notices drafted",
     "br_drafts": "Show the draft notices",
     "br_keep": "Keep the file until {date}",
 }

@@ -37,10 +37,11 @@ CHROMIUM_ARGS = [
 FACEKEEP = Path(sys.executable).parent / "facekeep"
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 VENUE = "hanoi-1"
 VENUE_NAME = "Karaoke Hà Nội 1"
+METRICS_TOKEN = "web-tests-metrics-token"
 
 
 @dataclass
@@ -68,6 +69,51 @@ class Server:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def metric(self, name: str) -> float:
+        """One value of the server's Prometheus metrics (0 when not counted yet)."""
+        response = httpx.get(
+            f"{self.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        assert response.status_code == 200, response.text
+        for line in response.text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return 0.0
+
+    def audit_size(self) -> int:
+        """How many events the audit log holds (read as the auditor)."""
+        count, after = 0, -1
+        while True:
+            response = httpx.get(
+                f"{self.url}/v1/audit/events",
+                params={"after": after, "limit": 100},
+                headers={"Authorization": f"Bearer {self.auditor}"},
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()
+            if not page["events"]:
+                return count
+            count += len(page["events"])
+            after = page["next_after"]
+
+    def enrol(self, image: bytes, lang: str = "vi") -> dict[str, Any]:
+        """Enrol a guest over the JSON API (as staff would without the page)."""
+        response = httpx.post(
+            f"{self.url}/v1/enrolments",
+            headers={"Authorization": f"Bearer {self.admin}"},
+            data={
+                "purposes": "checkin",
+                "venues": self.venue,
+                "notice_version": "v2",
+                "lang": lang,
+            },
+            files={"image": ("guest.jpg", image, "image/jpeg")},
+            timeout=60,
+        )
+        assert response.status_code == 201, response.text
+        out: dict[str, Any] = response.json()
+        return out
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -81,6 +127,7 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
     env["FACEKEEP_DATA_DIR"] = str(data_dir)
     env["FACEKEEP_LOG_LEVEL"] = "WARNING"
     env["FACEKEEP_RETENTION_INTERVAL_SECONDS"] = "0"
+    env["FACEKEEP_METRICS_TOKEN"] = METRICS_TOKEN
     return env
 
 

@@ -18,6 +18,7 @@ from vault.audit import canonical_json
 from vault.merkle import MerkleTree, ProofError, leaf_hash, verify_inclusion
 
 pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
 @pytest.fixture
@@ -159,15 +160,16 @@ def _y4m(photo: Path, out: Path, frames: int = 10) -> Path:
 def test_camera_live_hint_then_capture_and_enrol(
     launch: Any, server: Any, photo: Any, tmp_path: Path, shoot: Any
 ) -> None:
-    """The fake camera films a sample face: the server's hint says one face, the photo is
-    taken only on the button, and the enrolment succeeds; a match then finds the customer."""
+    """The fake camera films a sample face: the server's hint (over the video) says one
+    face, the camera step fits a 1280 x 800 tablet without scrolling, a press takes a burst
+    of 3 photos, and the enrolment succeeds; a match then finds the customer."""
     video = _y4m(photo("kit_harington_1.jpg"), tmp_path / "face.y4m")
     camera = launch(
         "--use-fake-device-for-media-stream",
         "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
     )
-    context = camera.new_context(viewport={"width": 1280, "height": 900})
+    context = camera.new_context(viewport={"width": 1280, "height": 800})
     context.grant_permissions(["camera"], origin=server.url)
     page = context.new_page()
     errors: list[str] = []
@@ -187,11 +189,25 @@ def test_camera_live_hint_then_capture_and_enrol(
         page.click("#consent-continue")
         page.click("#camera-start")
         expect(page.locator("#camera")).to_be_visible()
-        expect(page.locator("#hint")).to_have_text("One face seen. Ready.", timeout=30_000)
+        expect(page.locator("#hint")).to_have_text(
+            "One face seen. Ready to take the photos.", timeout=30_000
+        )
         expect(page.locator("#photos li")).to_have_count(0)  # seen, not captured
+        expect(page.locator("#take-photo")).to_have_text("Take 3 photos")
+        expect(page.locator("#take-photo")).to_be_enabled()
+        # The whole step fits the tablet's screen, and the hint sits over the video.
+        fits = page.evaluate("document.documentElement.scrollHeight <= window.innerHeight")
+        assert fits, page.evaluate("document.documentElement.scrollHeight")
+        video_box = page.locator("#camera").bounding_box()
+        hint_box = page.locator("#hint").bounding_box()
+        assert video_box and hint_box
+        assert video_box["y"] <= hint_box["y"]
+        assert hint_box["y"] + hint_box["height"] <= video_box["y"] + video_box["height"]
+        page.screenshot(path=str(SHOTS / "kiosk-3-camera-en-tablet.png"))
         shoot(page, "kiosk-3-camera")
         page.click("#take-photo")
-        expect(page.locator("#photos li p.ok")).to_have_count(1, timeout=30_000)
+        expect(page.locator("#photos li p.ok")).to_have_count(3, timeout=60_000)
+        expect(page.locator("#photos-h")).to_have_text("Usable photos (3 of 5)")
         page.click("#enrol")
         expect(page.locator("#done-section")).to_be_visible(timeout=60_000)
         expect(page.locator("#camera")).to_be_hidden()  # the camera is off again

@@ -540,8 +540,6 @@
   function renderDone() {
     if (!result) return;
     $('done-h').textContent = t(result.kind === 'code' ? 'new_code_heading' : 'done_heading');
-    $('done-sentence').textContent = result.receipt ? FK.receiptSentence(result.receipt, venueNames) : '';
-    $('done-sentence').hidden = !result.receipt;
     $('receipt').replaceChildren(result.receipt ? FK.renderReceipt(result.receipt, 'h3', venueNames) : '');
     $('print').hidden = $('save-image').hidden = $('download').hidden = !result.receipt;
     tick();
@@ -552,17 +550,16 @@
     $('access-code').textContent = result.code;
     $('handover').hidden = false;
     $('code-cleared').hidden = true;
+    startCountdown();
     renderDone();
     guestMode(true);
     reveal(doneSection, $('done-h'));
-    startCountdown();
     await showQr();
   }
 
   function startCountdown() {
     clearInterval(codeTimer);
     codeDeadline = Date.now() + CODE_SECONDS * 1000;
-    tick();
     codeTimer = setInterval(tick, 1000);
   }
 
@@ -614,7 +611,6 @@
     $('qr').removeAttribute('src');
     $('me-link').textContent = '';
     $('receipt').replaceChildren();
-    $('done-sentence').textContent = '';
   }
 
   $('next').addEventListener('click', async () => {

@@ -114,19 +114,17 @@
     const box = $('erase-after');
     const active = [...new Set(data.consents.flatMap((c) => c.active_purposes))];
     const withdrawn = data.consents.some((c) => c.purposes.some((p) => p.revoked_at));
-    if (data.erase_after) {
-      $('erase-after-text').textContent = t('erase_after_text', { date: FK.fmtNumDay(data.erase_after) });
-      $('erase-now').hidden = false;
-      box.hidden = false;
-    } else if (withdrawn && active.length) {
-      $('erase-after-text').textContent = t('erase_after_kept', {
-        purposes: FK.joinWords(active.map(purposeName)),
-      });
-      $('erase-now').hidden = true;
-      box.hidden = false;
-    } else {
-      box.hidden = true;
+    const parts = [];
+    if (active.length) {
+      parts.push(t('erase_after_kept', { purposes: FK.joinWords(active.map(purposeName)) }));
     }
+    if (data.erase_after) {
+      parts.push(t('erase_after_text', { date: FK.fmtNumDay(data.erase_after) }));
+    }
+    $('erase-after-text').textContent = parts.join(' ');
+    // Shown once a purpose was withdrawn (or none is left): when the templates go, and
+    // "erase now".
+    box.hidden = !(withdrawn || !active.length) || parts.length === 0;
   }
 
   function render(data) {

@@ -217,7 +217,7 @@
         el('h3', {}, `${fmtDate(b.discovered_at)} · ${b.description} `, clock),
         el('p', { class: 'muted', text: `${t('br_affected', { n: b.affected_customers })} · ${t('br_keep', { date: FK.fmtNumDay(b.keep_until) })}` }),
         el('ul', { class: 'plain steps' }, b.steps.map((s) => el('li', {},
-          `${fmtDate(s.at)}: ${s.step}${s.note && s.step !== 'opened' ? ' · ' + s.note : ''}`))));
+          `${fmtDate(s.at)}: ${t('br_step_' + s.step)}${s.note && s.step !== 'opened' ? ' · ' + s.note : ''}`))));
       if (b.status === 'open') {
         const go = el('button', { type: 'button', text: t('br_step'),
           onclick: (ev) => step(b, select, ev.currentTarget) });
