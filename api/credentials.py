@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -48,6 +48,12 @@ class ApiKey:
     disabled_at: datetime | None
     # A kiosk of a trusted edge device, which computes embeddings itself and may send them.
     allow_embeddings: bool = False
+    expires_at: datetime | None = None
+    rotated_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        """Neither disabled nor expired at ``now``."""
+        return self.disabled_at is None and (self.expires_at is None or now < self.expires_at)
 
     def public(self) -> dict[str, Any]:
         """JSON-ready description."""
@@ -60,6 +66,8 @@ class ApiKey:
             "created_at": self.created_at.isoformat(),
             "disabled": self.disabled_at is not None,
             "allow_embeddings": self.allow_embeddings,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "rotated_at": self.rotated_at.isoformat() if self.rotated_at else None,
         }
 
 
@@ -73,7 +81,13 @@ def _key(row: Any) -> ApiKey:
         created_at=row.created_at,
         disabled_at=row.disabled_at,
         allow_embeddings=bool(row.allow_embeddings),
+        expires_at=row.expires_at,
+        rotated_at=row.rotated_at,
     )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def ensure_venue(engine: Engine, venue_id: str, name: str, now: datetime, actor: Actor) -> bool:
@@ -123,18 +137,21 @@ def create_key(
     purposes: tuple[str, ...] = (),
     label: str = "",
     allow_embeddings: bool = False,
+    expires_at: datetime | None = None,
 ) -> tuple[str, ApiKey]:
     """Make a key; returns the secret (shown once) and the stored record.
 
     ``allow_embeddings`` (kiosk keys only) lets the kiosk send embeddings instead of
     images: only for trusted edge devices, since an embedding sent by a client cannot be
-    told from one lifted from somewhere else."""
+    told from one lifted from somewhere else. A key with ``expires_at`` stops working
+    then."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     if allow_embeddings and role != "kiosk":
         raise ValueError("only kiosk keys may send embeddings")
-    prefix = {"admin": "fka", "kiosk": "fkk", "auditor": "fku"}[role]
-    secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+    if expires_at is not None and expires_at <= now:
+        raise ValueError("a key cannot expire before it is made")
+    secret = _new_secret(role)
     key_id = f"{role}_{secrets.token_hex(6)}"
     with writing(engine) as conn:
         conn.execute(
@@ -147,6 +164,7 @@ def create_key(
                 label=label,
                 created_at=now,
                 allow_embeddings=allow_embeddings,
+                expires_at=expires_at,
             )
         )
         append_event(
@@ -160,22 +178,27 @@ def create_key(
                 "venue": venue,
                 "purposes": sorted(purposes),
                 "allow_embeddings": allow_embeddings,
+                "expires_at": expires_at.isoformat() if expires_at else None,
             },
         )
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
     return secret, _key(row)
 
 
-def lookup(engine: Engine, secret: str) -> ApiKey | None:
-    """The enabled key whose secret this is, compared in constant time."""
+def _new_secret(role: str) -> str:
+    prefix = {"admin": "fka", "kiosk": "fkk", "auditor": "fku"}[role]
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def lookup(engine: Engine, secret: str, now: datetime | None = None) -> ApiKey | None:
+    """The usable (enabled, unexpired) key whose secret this is, compared in constant time."""
     digest = hash_secret(secret)
     with engine.connect() as conn:
         row = conn.execute(select(api_keys).where(api_keys.c.secret_hash == digest)).first()
     if row is None or not hmac.compare_digest(row.secret_hash, digest):
         return None
-    if row.disabled_at is not None:
-        return None
-    return _key(row)
+    key = _key(row)
+    return key if key.usable(now or _utcnow()) else None
 
 
 class KeyCache:
@@ -192,11 +215,13 @@ class KeyCache:
         *,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._engine = engine
         self._ttl = ttl
         self._max = max_entries
         self._clock = clock
+        self._now = now  # wall time, for expiry
         self._found: dict[str, tuple[ApiKey, float]] = {}
         self._lock = threading.Lock()
 
@@ -208,19 +233,20 @@ class KeyCache:
         with self._lock:
             entry = self._found.get(digest)
         if entry is not None and entry[1] > self._clock():
-            return entry[0]
+            key = entry[0]
+            return key if key.expires_at is None or self._now() < key.expires_at else None
         return None
 
     def lookup(self, secret: str) -> ApiKey | None:
         """Like :func:`lookup`, answered from memory while a key's entry is fresh."""
         if self._ttl <= 0:
-            return lookup(self._engine, secret)
+            return lookup(self._engine, secret, self._now())
         found = self.peek(secret)
         if found is not None:
             return found
         digest = hash_secret(secret)
         now = self._clock()
-        key = lookup(self._engine, secret)
+        key = lookup(self._engine, secret, self._now())
         with self._lock:
             if key is None:
                 self._found.pop(digest, None)
@@ -263,3 +289,23 @@ def disable_key(
             )
         row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
     return _key(row)
+
+
+def rotate_key(
+    engine: Engine, key_id: str, *, now: datetime, actor: Actor
+) -> tuple[str, ApiKey] | None:
+    """Give a key a new secret (returned, shown once); the old secret stops at once here
+    and within the key cache's time on other replicas. None if there is no such key."""
+    with writing(engine) as conn:
+        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).first()
+        if row is None:
+            return None
+        secret = _new_secret(row.role)
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.key_id == key_id)
+            .values(secret_hash=hash_secret(secret), rotated_at=now)
+        )
+        append_event(conn, ts=now, actor=actor, action="apikey.rotate", details={"key_id": key_id})
+        row = conn.execute(select(api_keys).where(api_keys.c.key_id == key_id)).one()
+    return secret, _key(row)

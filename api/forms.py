@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -21,7 +22,7 @@ class _InMemoryParser(MultiPartParser):
 async def read_multipart(
     request: Request, *, max_files: int = 5, too_many_files: Problem | None = None
 ) -> FormData:
-    """Parse a multipart body in memory (the body limit middleware caps its size); more
+    """Parse a multipart body in memory (the body gate caps its size); more
     than ``max_files`` files is answered with ``too_many_files`` if given."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -42,11 +43,19 @@ async def read_multipart(
         raise Problem("invalid_request", f"malformed multipart body: {exc.message}") from None
 
 
+#: JSON bodies larger than this are parsed in a worker thread, off the event loop.
+PARSE_INLINE = 16 * 1024
+
+
 async def read_json_object(request: Request) -> dict[str, Any]:
-    """Parse a JSON object body or answer 400 ``invalid_json``."""
+    """Parse a JSON object body or answer 400 ``invalid_json``. The body gate has already
+    capped its size."""
     body = await request.body()
     try:
-        value = json.loads(body)
+        if len(body) > PARSE_INLINE:
+            value = await asyncio.to_thread(json.loads, body)
+        else:
+            value = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem("invalid_json", "the body is not valid JSON") from None
     if not isinstance(value, dict):

@@ -1,8 +1,8 @@
-"""ASGI middleware: request ids with JSON access logs, and the request body limit."""
+"""ASGI middleware: request ids with JSON access logs, security headers on every answer,
+a short database lock wait for request paths, and a proper 500 for unexpected errors."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
@@ -11,14 +11,24 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keys.db import lock_wait
+
 log = logging.getLogger("facekeep.access")
 
+#: The policy of every answer that sets none itself (JSON, problems): it may load nothing
+#: and be framed by nobody. Pages and the docs set their own.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+_DEFAULT_HEADERS = (
+    (b"content-security-policy", API_CSP.encode()),
+    # Answers carry credentials (a new key, an access code, a session) or personal data:
+    # no cache along the way may keep them. Static files set their own policy.
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
 
-class BodyTooLarge(Exception):
-    """The client sent more than the limit."""
 
-
-def _problem(status: int, code: str, detail: str) -> bytes:
+def _problem(status: int, code: str, detail: str, rid: str) -> bytes:
     return json.dumps(
         {
             "type": f"https://facekeep.dev/problems/{code}",
@@ -26,89 +36,81 @@ def _problem(status: int, code: str, detail: str) -> bytes:
             "status": status,
             "detail": detail,
             "code": code,
+            "request_id": rid,
         }
     ).encode()
 
 
+def _with_defaults(headers: list[tuple[bytes, bytes]], rid: str) -> list[tuple[bytes, bytes]]:
+    present = {name.lower() for name, _ in headers}
+    extra = [(name, value) for name, value in _DEFAULT_HEADERS if name not in present]
+    return [*headers, *extra, (b"x-request-id", rid.encode())]
+
+
 class RequestContext:
-    """Give each request an id (``X-Request-ID``), cap its body, and log one JSON line.
+    """Give each request an id (``X-Request-ID``), log one JSON line with its real status,
+    add the security headers, and let request paths wait only briefly for database locks.
 
-    The body limit is enforced from ``Content-Length`` before anything is read, and again
-    while streaming, so an oversized upload is refused before any image is decoded.
-    """
+    An unexpected error becomes a 500 problem here, inside the middleware, so it carries
+    the request id and is logged with status 500 (Starlette's own error middleware sits
+    outside every other one)."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, db_lock_wait: float | None = None) -> None:
         self.app = app
-        self.max_body = max_body
+        self.db_lock_wait = db_lock_wait
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        incoming = headers.get("x-request-id", "")
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name.lower() == b"x-request-id":
+                incoming = value.decode("latin-1")
         rid = incoming if incoming.isalnum() and len(incoming) <= 64 else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = rid
         status_holder = {"status": 0}
-        rejected = False
+        error: str | None = None
 
         async def send_wrapper(message: Message) -> None:
-            if rejected:
-                return  # we already answered 413; drop what the app sends after
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                message["headers"] = _with_defaults(list(message.get("headers", [])), rid)
             await send(message)
 
-        async def reject(status: int, code: str, detail: str) -> None:
-            nonlocal rejected
-            body = _problem(status, code, detail)
+        try:
+            with lock_wait(self.db_lock_wait):
+                await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Log the type only: messages of unexpected errors could carry data.
+            error = type(exc).__name__
+            if status_holder["status"] != 0:
+                raise  # the answer has begun: nothing sensible can be sent any more
+            body = _problem(500, "internal_error", "an internal error occurred", rid)
             await send_wrapper(
                 {
                     "type": "http.response.start",
-                    "status": status,
+                    "status": 500,
                     "headers": [
                         (b"content-type", b"application/problem+json"),
                         (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close"),
                     ],
                 }
             )
             await send_wrapper({"type": "http.response.body", "body": body})
-            rejected = True
-
-        try:
-            length = headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                await reject(413, "payload_too_large", f"the body is over {self.max_body} bytes")
-                return
-            received = 0
-
-            async def limited_receive() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                    if received > self.max_body:
-                        # Answer now: the app may catch the error below and try to answer
-                        # something else, which send_wrapper then drops.
-                        if status_holder["status"] == 0 and not rejected:
-                            await reject(
-                                413, "payload_too_large", f"the body is over {self.max_body} bytes"
-                            )
-                        raise BodyTooLarge()
-                return message
-
-            with contextlib.suppress(BodyTooLarge):
-                await self.app(scope, limited_receive, send_wrapper)
         finally:
+            status = status_holder["status"]
             extra: dict[str, Any] = {
                 "request_id": rid,
                 "method": scope.get("method"),
                 "path": scope.get("path"),
-                "status": status_holder["status"],
+                "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             }
-            log.info("request", extra=extra)
+            if error is not None:
+                extra["error_type"] = error
+            if status >= 500 or error is not None:
+                log.error("request failed", extra=extra)
+            else:
+                log.info("request", extra=extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+#: How long the transactions of the current context wait for a lock (seconds); None: the
+#: engine's own default. The HTTP service sets a short wait for request paths, so a locked
+#: database answers 503 at once instead of holding the request for half a minute.
+LOCK_WAIT: ContextVar[float | None] = ContextVar("facekeep_lock_wait", default=None)
+
+#: The default wait of an engine: background work and commands may wait this long.
+DEFAULT_LOCK_WAIT = 30.0
+
+
+@contextmanager
+def lock_wait(seconds: float | None) -> Iterator[None]:
+    """Transactions begun in this block (and in threads it starts with a copied context)
+    wait at most ``seconds`` for a lock (None: the engine's default)."""
+    token = LOCK_WAIT.set(seconds)
+    try:
+        yield
+    finally:
+        LOCK_WAIT.reset(token)
+
+
+def _wanted_wait(default: float) -> int:
+    """The lock wait, in whole milliseconds, for a transaction about to begin."""
+    wanted = LOCK_WAIT.get()
+    return round(1000 * (default if wanted is None else wanted))
+
+
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL URLs given without a driver."""
     for prefix in ("postgresql://", "postgres://"):
@@ -39,21 +66,51 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
+def make_engine(
+    url: str, *, secure_delete: bool = False, lock_wait: float = DEFAULT_LOCK_WAIT
+) -> Engine:
     """Create an engine that never logs bound parameters; SQLite gets WAL and sane pragmas.
 
     ``secure_delete`` makes SQLite zero deleted content on every connection (it is a
     per-connection setting), which the key store needs so destroyed keys leave no bytes.
     PostgreSQL never zeroes dead tuples: there, erasure rests on destroyed keys alone.
+
+    A transaction waits for locks ``lock_wait`` seconds, or what :data:`LOCK_WAIT` says
+    in its context (SQLite's busy timeout, PostgreSQL's ``lock_timeout``); an unreachable
+    PostgreSQL server fails a connection attempt within a few seconds.
     """
     url = normalise_url(url)
     is_sqlite = url.startswith("sqlite")
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite:
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": lock_wait, "check_same_thread": False}
     else:
-        kwargs |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+        kwargs |= {
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 20,
+            # A request waiting for a pooled connection answers 503 after this long.
+            "pool_timeout": 5,
+            # Fail fast when the server is unreachable or stops acknowledging.
+            "connect_args": {"connect_timeout": 3, "tcp_user_timeout": 5000},
+        }
     engine = create_engine(url, **kwargs)
+    if not is_sqlite:
+        default_ms = round(1000 * lock_wait)
+
+        @event.listens_for(engine, "connect")
+        def _pg_session(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {default_ms}")
+            dbapi_conn.commit()
+
+        @event.listens_for(engine, "begin")
+        def _pg_lock_timeout(conn: Any) -> None:
+            # Only a transaction that wants another wait than the engine's pays for it.
+            wanted = _wanted_wait(lock_wait)
+            if wanted != default_ms:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wanted)}")
+
     if is_sqlite:
 
         @event.listens_for(engine, "connect")
@@ -62,7 +119,7 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={round(1000 * lock_wait)}")
             if secure_delete:
                 cur.execute("PRAGMA secure_delete=ON")
             cur.close()
@@ -72,6 +129,10 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
             # Writers take the write lock at BEGIN, so a read-then-write transaction never
             # fails to upgrade; readers begin deferred and never wait for writers (WAL).
             immediate = conn.get_execution_options().get("facekeep_write", False)
+            wanted = _wanted_wait(lock_wait)
+            if conn.info.get("facekeep_lock_wait", round(1000 * lock_wait)) != wanted:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
+                conn.info["facekeep_lock_wait"] = wanted
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         # Let SQLAlchemy's `begin` event issue BEGIN itself (pysqlite's own is disabled).

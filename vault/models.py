@@ -130,6 +130,48 @@ api_keys = Table(
     Column("disabled_at", UTCDateTime(), nullable=True),
     # Kiosk keys of trusted edge devices may send embeddings; every other key images only.
     Column("allow_embeddings", Boolean, nullable=False, default=False, server_default=false()),
+    # A key stops working at its expiry; rotation gives the same key id a new secret.
+    Column("expires_at", UTCDateTime(), nullable=True),
+    Column("rotated_at", UTCDateTime(), nullable=True),
+)
+
+# Staff accounts: people at the counter, scoped to venues, who sign in with a short PIN or
+# password. Only its argon2id hash is stored (the encoded form carries its parameters).
+# Repeated wrong PINs lock the account for a while, on every replica alike.
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("staff_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("venues", Text, nullable=False),  # JSON list of venue ids
+    Column("secret_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("rotated_at", UTCDateTime(), nullable=True),
+    Column("disabled_at", UTCDateTime(), nullable=True),
+    Column("failed_attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("locked_until", UTCDateTime(), nullable=True),
+)
+
+# Staff sessions, by the SHA-256 of their token: they end after an idle time, at a
+# maximum age, at sign-out, and when the account is disabled or its PIN rotated.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("staff_id", String(64), ForeignKey("staff_accounts.staff_id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_used_at", UTCDateTime(), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_staff_sessions_staff", "staff_id"),
+)
+
+# One row per serving process: /readyz commits a write here (at most once a second) to
+# prove the vault database still accepts writes.
+health_probes = Table(
+    "health_probes",
+    metadata,
+    Column("probe_id", String(64), primary_key=True),
+    Column("at", UTCDateTime(), nullable=False),
 )
 
 # An enrolment in progress: written before the customer's data key is made (the key store is

@@ -65,7 +65,8 @@ async def _frame_vectors(st: AppState, images: list[bytes]) -> list[object]:
     "/v1/match",
     response_model=MatchAnswer,
     response_model_exclude_none=True,
-    **roles("kiosk", body=MATCH_BODY),
+    # JSON: 1 to 5 lists of 128 numbers (images come as multipart, up to the upload cap).
+    **roles("kiosk", body=MATCH_BODY, max_body=64 * 1024),
 )
 async def match(request: Request, principal: Principal = Depends(authenticate)) -> Any:  # noqa: B008
     """Match one guest at this kiosk's venue from 1 to 5 frames (images, or embeddings

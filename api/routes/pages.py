@@ -237,7 +237,7 @@ _COUNT_BODY = {
 }
 
 
-@router.post("/v1/faces/count", tags=["staff"], **roles("admin", body=_COUNT_BODY))
+@router.post("/v1/faces/count", tags=["staff"], **roles("admin", "staff", body=_COUNT_BODY))
 async def count_faces(
     request: Request,
     principal: Principal = Depends(authenticate),  # noqa: B008
@@ -259,7 +259,7 @@ class CustomerLinkIn(Strict):
     lang: Literal["vi", "en"] = "vi"
 
 
-@router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin"))
+@router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin", "staff"))
 def customer_link(body: CustomerLinkIn, request: Request) -> Any:
     """The link to a customer's page in their language, with their code in the fragment
     (never sent to a server), and its QR code as an SVG data URI, for the kiosk to show
@@ -276,14 +276,14 @@ def customer_link(body: CustomerLinkIn, request: Request) -> Any:
     }
 
 
-@router.get("/v1/pages/venues", tags=["pages"], **roles("admin", "customer", "auditor"))
+@router.get("/v1/pages/venues", tags=["pages"], **roles("admin", "staff", "customer", "auditor"))
 def venue_names(request: Request) -> Any:
     """Venue names by id, so receipts and pages name venues, not ids."""
     engine = app_state(request).runtime.vault.engine
     return {"venues": {v["id"]: v["name"] for v in credentials.list_venues(engine)}}
 
 
-@router.post("/v1/pages/refusals", tags=["staff"], **roles("admin"))
+@router.post("/v1/pages/refusals", tags=["staff"], **roles("admin", "staff"))
 def consent_refused(request: Request) -> Any:
     """A guest said "I do not agree" at the counter. Nothing about them is recorded: this
     only adds one to an anonymous count (``facekeep_consent_refusals_total``)."""

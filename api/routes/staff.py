@@ -1,4 +1,10 @@
-"""Staff and operator routes: venues, kiosks, enrolment with consent, customers."""
+"""Staff and operator routes: venues, kiosks, enrolment with consent, customers.
+
+Operators (admin key) may do everything here. Staff (a PIN session) may only enrol with
+consent at their venues, look up customers who consented at one of their venues, revoke
+for them and issue them a new access code; a customer of other venues does not exist for
+them (404), so a staff session cannot be used to learn who is enrolled elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +24,22 @@ from api.problems import Problem
 from api.schemas import ENROL_BODY, TEMPLATES_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
 from api.state import app_state
 from api.views import customer_json, erasure_json
-from vault import LANGUAGES, ConsentRequest
+from vault import LANGUAGES, ConsentRequest, CustomerNotFound
 from vault.consent import check_id
 
 router = APIRouter(tags=["staff"])
 Auth = Depends(authenticate)
+
+
+def _at_my_venues(request: Request, principal: Principal, customer_id: str) -> None:
+    """Refuse (as unknown) a customer who never consented at one of a staff account's
+    venues; operators see every customer."""
+    if principal.role != "staff":
+        return
+    view = app_state(request).runtime.vault.show(customer_id)
+    venues = {venue for consent in view.consents for venue in consent.venues}
+    if not venues & set(principal.venues):
+        raise CustomerNotFound(customer_id)
 
 
 def _storable(value: str, name: str) -> str:
@@ -98,7 +115,7 @@ def disable_kiosk(kiosk_id: str, request: Request, principal: Principal = Auth) 
     return key.public()
 
 
-@router.post("/v1/enrolments", status_code=201, **roles("admin", body=ENROL_BODY))
+@router.post("/v1/enrolments", status_code=201, **roles("admin", "staff", body=ENROL_BODY))
 async def enrol(request: Request, principal: Principal = Auth) -> Any:
     """Enrol a customer with their explicit consent and 1-5 photos."""
     st = app_state(request)
@@ -124,6 +141,8 @@ async def enrol(request: Request, principal: Principal = Auth) -> Any:
         device=text(form, "device") or principal.id,
         expires_at=st.runtime.vault.now() + timedelta(days=expires_days) if expires_days else None,
     ).validated()
+    if principal.role == "staff" and not set(consent.venues) <= set(principal.venues):
+        raise Problem("venue_not_allowed", "staff enrol only for the venues they work at")
     for venue in consent.venues:
         if not credentials.venue_enabled(st.runtime.vault.engine, venue):
             raise Problem("unknown_venue", f"no enabled venue {venue!r}")
@@ -163,9 +182,10 @@ def _int(value: str | None, name: str, low: int, high: int) -> int | None:
     return number
 
 
-@router.get("/v1/customers/{customer_id}", **roles("admin"))
-def get_customer(customer_id: str, request: Request) -> Any:
+@router.get("/v1/customers/{customer_id}", **roles("admin", "staff"))
+def get_customer(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
     """A customer's consents and template metadata (no biometric data)."""
+    _at_my_venues(request, principal, customer_id)
     vault = app_state(request).runtime.vault
     return customer_json(vault.show(customer_id), vault.now())
 
@@ -191,11 +211,12 @@ async def staff_replace_templates(
     return {"customer": customer_id, "templates": len(ids)}
 
 
-@router.post("/v1/customers/{customer_id}/revoke", **roles("admin"))
+@router.post("/v1/customers/{customer_id}/revoke", **roles("admin", "staff"))
 def staff_revoke(
     customer_id: str, body: StaffRevokeIn, request: Request, principal: Principal = Auth
 ) -> Any:
     """Revoke on the customer's behalf (one purpose or all)."""
+    _at_my_venues(request, principal, customer_id)
     st = app_state(request)
     _storable(body.reason, "reason")
     result = st.runtime.vault.revoke(
@@ -209,10 +230,11 @@ def staff_revoke(
     }
 
 
-@router.post("/v1/customers/{customer_id}/access-code", **roles("admin"))
+@router.post("/v1/customers/{customer_id}/access-code", **roles("admin", "staff"))
 def staff_new_access_code(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
     """Issue a new access code (shown this once) to a customer who lost theirs, after
     checking who they are at the desk; the old code stops working at once."""
+    _at_my_venues(request, principal, customer_id)
     st = app_state(request)
     code = replace_access_code(st.runtime, customer_id, actor=principal.actor())
     return JSONResponse(

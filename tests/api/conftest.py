@@ -189,6 +189,34 @@ class Service:
         )
         return Key(secret, record.key_id)
 
+    def staff(
+        self,
+        venues: Sequence[str] = ("hcm-1",),
+        *,
+        staff_id: str | None = None,
+        pin: str = "493817",
+    ) -> Key:
+        """A staff account at ``venues`` (made as an operator would), signed in over HTTP
+        with its PIN: the session token and the staff id."""
+        from api import accounts
+
+        for venue in venues:
+            credentials.ensure_venue(self.engine, venue, venue, self.now(), SYSTEM)
+        self._staff_n = getattr(self, "_staff_n", 0) + 1
+        staff_id = staff_id or f"staff-{self._staff_n}"
+        accounts.create_staff(
+            self.engine,
+            staff_id=staff_id,
+            name=staff_id,
+            venues=tuple(venues),
+            pin=pin,
+            now=self.now(),
+            actor=SYSTEM,
+        )
+        r = self.client.post("/v1/staff/sessions", json={"staff": staff_id, "pin": pin})
+        assert r.status_code == 201, r.text
+        return Key(r.json()["token"], staff_id)
+
     def venue(self, venue_id: str, name: str | None = None) -> None:
         """Register a venue over HTTP (201)."""
         r = self.client.post(

@@ -1,9 +1,10 @@
 """Who may call what, driven by the app's own OpenAPI document.
 
 Every operation declares its roles as ``x-roles``. For each operation and each caller
-(admin, kiosk, auditor, customer, no credential, a wrong token) the route is called with
-real ids and a valid body: admitted roles get a success, known credentials of other roles
-get 403 and missing or wrong credentials get 401.
+(admin, staff, kiosk, auditor, customer, the metrics scraper, no credential, a wrong
+token) the route is called with real ids and a valid body: admitted roles get a success,
+known credentials of other roles get 403 and missing or wrong credentials get 401 (the
+metrics token is not a principal: /metrics answers 401 to every other credential).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from fastapi.routing import APIRoute
 
 pytestmark = pytest.mark.faces
 
-CALLERS = ("admin", "kiosk", "auditor", "customer", "none", "wrong-token")
-KNOWN_ROLES = {"admin", "kiosk", "auditor", "customer", "public"}
+CALLERS = ("admin", "staff", "kiosk", "auditor", "customer", "metrics", "none", "wrong-token")
+KNOWN_ROLES = {"admin", "staff", "kiosk", "auditor", "customer", "metrics", "public"}
+METRICS_TOKEN = "matrix-metrics-token-" + secrets.token_hex(16)
 VENUE = "hcm-1"
 
 
@@ -42,7 +44,10 @@ def svc(open_service, tmp_path_factory):
     # Wrong tokens are the point of this module: the guessing limiter is off here (it
     # has its own tests in test_errors.py).
     service = open_service(
-        tmp_path_factory.mktemp("authz") / "data", code_failures_per_minute=0, match_rate=0
+        tmp_path_factory.mktemp("authz") / "data",
+        code_failures_per_minute=0,
+        match_rate=0,
+        metrics_token=METRICS_TOKEN,
     )
     service.venue(VENUE)
     yield service
@@ -87,8 +92,9 @@ def test_every_operation_declares_its_roles(svc, openapi) -> None:
         assert isinstance(roles, list) and roles, (method, path, roles)
         assert set(roles) <= KNOWN_ROLES, (method, path, roles)
         assert "public" not in roles or roles == ["public"], (method, path, roles)
-        # No data route is open to everyone.
-        assert not (path.startswith("/v1/") and roles == ["public"]), (method, path)
+        # No data route is open to everyone (signing in is how staff get a credential).
+        if (method, path) != ("POST", "/v1/staff/sessions"):
+            assert not (path.startswith("/v1/") and roles == ["public"]), (method, path)
     # No route hides from the document (and so from this matrix).
     documented = {(m, p) for m, p, _ in ops}
     routes = set(documented_routes(svc.app.routes))
@@ -96,7 +102,9 @@ def test_every_operation_declares_its_roles(svc, openapi) -> None:
     hidden = sorted(routes - documented)
     assert not hidden, f"routes missing from /openapi.json: {hidden}"
     public = {p for m, p, op in ops if op["x-roles"] == ["public"]}
-    assert {"/healthz", "/readyz", "/metrics"} <= public
+    assert {"/healthz", "/readyz"} <= public
+    # Metrics show match outcomes as they happen: only for the scraper's token.
+    assert {p for m, p, op in ops if op["x-roles"] == ["metrics"]} == {"/metrics"}
 
 
 def required_query(op: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +131,24 @@ class Fixtures:
     def customer(self) -> Any:
         self.n += 1
         return self.svc.enrol_vectors([self.vector], customer=f"matrix-{self.n}")
+
+    def signin(self) -> str:
+        """A staff account that can sign in (with the conftest's default PIN)."""
+        self.n += 1
+        from api import accounts
+        from vault import SYSTEM
+
+        staff_id = f"signin-{self.n}"
+        accounts.create_staff(
+            self.svc.engine,
+            staff_id=staff_id,
+            name="",
+            venues=(VENUE,),
+            pin="493817",
+            now=self.svc.now(),
+            actor=SYSTEM,
+        )
+        return staff_id
 
     def receipt_id(self) -> str:
         customer = self.customer()
@@ -160,6 +186,10 @@ class Fixtures:
             return key.secret
         if caller == "customer":
             return self.customer().code
+        if caller == "staff":
+            return svc.staff((VENUE,)).secret
+        if caller == "metrics":
+            return METRICS_TOKEN
         if caller == "wrong-token":
             return "fkk_" + secrets.token_urlsafe(32)
         return None
@@ -168,11 +198,14 @@ class Fixtures:
         """The concrete path and a valid request for an operation."""
         ids: dict[str, Callable[[], str]] = {
             "customer_id": lambda: self.customer().id,
+            "venue": lambda: VENUE,
             "key_id": lambda: self.customer().key_id,
             "kiosk_id": lambda: self.svc.key("kiosk", venue=VENUE, purposes=("checkin",)).id,
             "receipt_id": self.receipt_id,
             "request_id": self.request_id,
             "breach_id": self.breach_id,
+            "api_key_id": lambda: self.svc.key("kiosk", venue=VENUE, purposes=("checkin",)).id,
+            "staff_id": lambda: self.svc.staff((VENUE,)).id,
         }
         names = re.findall(r"{(\w+)}", path)
         unknown = [n for n in names if n not in ids]
@@ -201,12 +234,17 @@ class Fixtures:
             ("PUT", "/v1/me/templates"): {"files": image},
             ("PUT", "/v1/customers/{customer_id}/templates"): {"files": image},
             ("POST", "/v1/faces/count"): {"files": image},
+            ("POST", "/v1/kiosk/frame"): {"files": image},
+            ("PUT", "/v1/venues/{venue}/webhook"): {"json": {"url": "http://127.0.0.1:9/hook"}},
             ("POST", "/v1/pages/customer-link"): {"json": {"code": "ABCD-EFGH-JKMN-PQRS-TUVW"}},
             ("POST", "/v1/requests"): {"json": {"kind": "access", "channel": "phone"}},
             ("POST", "/v1/requests/{request_id}/complete"): {"json": {"outcome": "matrix"}},
             ("POST", "/v1/requests/{request_id}/refuse"): {"json": {"reason": "matrix"}},
             ("POST", "/v1/breaches"): {"json": {"description": "matrix"}},
             ("POST", "/v1/breaches/{breach_id}/steps"): {"json": {"step": "note", "note": "m"}},
+            ("POST", "/v1/api-keys"): {"json": {"role": "auditor", "expires_days": 30}},
+            ("POST", "/v1/staff"): {"json": {"id": f"new-staff-{self.n}", "venues": [VENUE]}},
+            ("POST", "/v1/staff/sessions"): {"json": {"staff": self.signin(), "pin": "493817"}},
         }
         return concrete, bodies.get((method, path), {})
 
@@ -228,7 +266,7 @@ def test_authorisation_matrix(svc, openapi, face_embedding, face_bytes) -> None:
             if "public" in allowed or caller in allowed:
                 expected = "2xx"
                 ok = 200 <= status < 300
-            elif caller in ("none", "wrong-token"):
+            elif caller in ("none", "wrong-token", "metrics") or allowed == {"metrics"}:
                 expected = "401 unauthorized"
                 ok = status == 401 and r.json().get("code") == "unauthorized"
                 ok = ok and r.headers.get("www-authenticate") == "Bearer"

@@ -1,0 +1,271 @@
+"""Credentials: every API key (admin, kiosk, auditor) and staff account can be listed,
+disabled and rotated by an operator; staff sign in with their PIN for a short session.
+
+A disable or rotation made here stops the old secret at once on this replica and within
+``FACEKEEP_KEY_CACHE_SECONDS`` on the others (staff sessions are checked against the
+database on every request, so they end everywhere at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from api import accounts, credentials
+from api.accounts import AccountError
+from api.auth import Principal, authenticate, client_address, public, roles
+from api.problems import Problem
+from api.ratelimit import retry_after
+from api.schemas import ID_PATTERN, Purpose, Strict
+from api.state import app_state
+
+router = APIRouter(tags=["credentials"])
+Auth = Depends(authenticate)
+
+# Sign-ins wait for each other (one PIN check at a time, see api.accounts); beyond this
+# many waiting, more are turned away at once rather than queued.
+SIGNIN_QUEUE = 8
+
+
+class ApiKeyIn(Strict):
+    role: Literal["admin", "kiosk", "auditor"]
+    label: str = Field(default="", max_length=128)
+    venue: str | None = Field(default=None, pattern=ID_PATTERN)
+    purposes: list[Purpose] = Field(default_factory=list, max_length=2)
+    allow_embeddings: bool = Field(default=False, strict=True)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class StaffIn(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(default="", max_length=200)
+    venues: list[str] = Field(min_length=1, max_length=50)
+    pin: str | None = Field(default=None, max_length=accounts.PIN_MAX)
+
+
+class PinIn(Strict):
+    pin: str | None = Field(default=None, max_length=accounts.PIN_MAX)
+
+
+class SignInIn(Strict):
+    staff: str = Field(pattern=ID_PATTERN)
+    pin: str = Field(min_length=1, max_length=accounts.PIN_MAX)
+
+
+def _no_store(body: dict[str, Any], status: int = 200) -> JSONResponse:
+    """An answer carrying a secret: never cached anywhere (the middleware also says so)."""
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/v1/credentials", **roles("admin"))
+def list_credentials(request: Request) -> Any:
+    """Every API key of every role and every staff account (never a secret)."""
+    engine = app_state(request).runtime.vault.engine
+    return {
+        "keys": [k.public() for k in credentials.list_keys(engine)],
+        "staff": [a.public() for a in accounts.list_staff(engine)],
+    }
+
+
+@router.post("/v1/api-keys", status_code=201, **roles("admin"))
+def create_api_key(body: ApiKeyIn, request: Request, principal: Principal = Auth) -> Any:
+    """Make an admin, auditor or kiosk key, optionally expiring (the key is shown once)."""
+    st = app_state(request)
+    engine = st.runtime.vault.engine
+    if "\x00" in body.label:
+        raise Problem("invalid_request", "label must not contain NUL characters")
+    if body.role == "kiosk":
+        if body.venue is None or not body.purposes:
+            raise Problem("invalid_request", "a kiosk key needs a venue and purposes")
+        if not credentials.venue_enabled(engine, body.venue):
+            raise Problem("unknown_venue", f"no enabled venue {body.venue!r}")
+    elif body.venue is not None or body.purposes or body.allow_embeddings:
+        raise Problem("invalid_request", "only kiosk keys have a venue, purposes or embeddings")
+    now = st.runtime.vault.now()
+    secret, key = credentials.create_key(
+        engine,
+        role=body.role,
+        now=now,
+        actor=principal.actor(),
+        venue=body.venue,
+        purposes=tuple(body.purposes),
+        label=body.label,
+        allow_embeddings=body.allow_embeddings,
+        expires_at=now + timedelta(days=body.expires_days) if body.expires_days else None,
+    )
+    return _no_store({"key": secret, **key.public()}, 201)
+
+
+@router.post("/v1/api-keys/{api_key_id}/disable", **roles("admin"))
+def disable_api_key(api_key_id: str, request: Request, principal: Principal = Auth) -> Any:
+    """Disable any API key (admin, kiosk or auditor) at once."""
+    st = app_state(request)
+    key = credentials.disable_key(
+        st.runtime.vault.engine, api_key_id, now=st.runtime.vault.now(), actor=principal.actor()
+    )
+    if key is None:
+        raise Problem("key_not_found", f"no API key {api_key_id!r}")
+    st.keys.forget(key.key_id)
+    return key.public()
+
+
+@router.post("/v1/api-keys/{api_key_id}/rotate", **roles("admin"))
+def rotate_api_key(api_key_id: str, request: Request, principal: Principal = Auth) -> Any:
+    """Give an API key a new secret (shown once); the old one stops working."""
+    st = app_state(request)
+    rotated = credentials.rotate_key(
+        st.runtime.vault.engine, api_key_id, now=st.runtime.vault.now(), actor=principal.actor()
+    )
+    if rotated is None:
+        raise Problem("key_not_found", f"no API key {api_key_id!r}")
+    secret, key = rotated
+    st.keys.forget(key.key_id)
+    return _no_store({"key": secret, **key.public()})
+
+
+@router.post("/v1/staff", status_code=201, **roles("admin"))
+def create_staff(body: StaffIn, request: Request, principal: Principal = Auth) -> Any:
+    """Make a staff account for some venues, with a PIN given or made here (shown once)."""
+    st = app_state(request)
+    engine = st.runtime.vault.engine
+    for venue in body.venues:
+        if not credentials.venue_enabled(engine, venue):
+            raise Problem("unknown_venue", f"no enabled venue {venue!r}")
+    if "\x00" in body.name:
+        raise Problem("invalid_request", "name must not contain NUL characters")
+    pin = body.pin or accounts.new_pin()
+    account = accounts.create_staff(
+        engine,
+        staff_id=body.id,
+        name=body.name,
+        venues=tuple(body.venues),
+        pin=pin,
+        now=st.runtime.vault.now(),
+        actor=principal.actor(),
+    )
+    return _no_store({**account.public(), "pin": None if body.pin else pin}, 201)
+
+
+@router.post("/v1/staff/{staff_id}/disable", **roles("admin"))
+def disable_staff(staff_id: str, request: Request, principal: Principal = Auth) -> Any:
+    """Disable a staff account; its sessions end at once, on every replica."""
+    st = app_state(request)
+    account = accounts.disable_staff(
+        st.runtime.vault.engine, staff_id, now=st.runtime.vault.now(), actor=principal.actor()
+    )
+    if account is None:
+        raise Problem("not_found", f"no staff account {staff_id!r}")
+    return account.public()
+
+
+@router.post("/v1/staff/{staff_id}/rotate", **roles("admin"))
+def rotate_staff(
+    staff_id: str, request: Request, body: PinIn | None = None, principal: Principal = Auth
+) -> Any:
+    """Give a staff account a new PIN (given, or made here and shown once); its sessions
+    end at once and a lock from wrong PINs is lifted."""
+    st = app_state(request)
+    given = body.pin if body else None
+    pin = given or accounts.new_pin()
+    account = accounts.rotate_staff(
+        st.runtime.vault.engine,
+        staff_id,
+        pin=pin,
+        now=st.runtime.vault.now(),
+        actor=principal.actor(),
+    )
+    if account is None:
+        raise Problem("not_found", f"no staff account {staff_id!r}")
+    return _no_store({**account.public(), "pin": None if given else pin})
+
+
+class SignInGate:
+    """One PIN check at a time, and at most ``SIGNIN_QUEUE`` sign-ins waiting."""
+
+    def __init__(self) -> None:
+        self._turn = asyncio.Semaphore(1)
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        if self.waiting >= SIGNIN_QUEUE:
+            raise Problem("busy", "too many sign-ins at once", headers={"Retry-After": "1"})
+        self.waiting += 1
+        try:
+            await self._turn.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *_: object) -> None:
+        self._turn.release()
+
+
+def _signin_gate(request: Request) -> SignInGate:
+    gate: SignInGate | None = getattr(request.app.state, "facekeep_signins", None)
+    if gate is None:
+        gate = request.app.state.facekeep_signins = SignInGate()
+    return gate
+
+
+@router.post("/v1/staff/sessions", status_code=201, **public(max_body=1024))
+async def staff_sign_in(body: SignInIn, request: Request) -> Any:
+    """Sign in with a staff account's PIN: a session token for ``Authorization: Bearer``
+    that ends after ``idle_seconds`` without use, and at sign-out."""
+    st = app_state(request)
+    client = client_address(request)
+    # Wrong PINs spend the same per-address budget as wrong access codes; the account
+    # itself is locked after repeated failures (api.accounts).
+    wait = st.code_limiter.blocked(client)
+    if wait > 0:
+        raise Problem(
+            "rate_limited", "too many failed attempts", headers={"Retry-After": retry_after(wait)}
+        )
+    vault = st.runtime.vault
+    async with _signin_gate(request):
+        try:
+            token, account = await asyncio.to_thread(
+                accounts.sign_in, vault.engine, body.staff, body.pin, now=vault.now()
+            )
+        except AccountError as exc:
+            if exc.code == "unauthorized":
+                st.code_limiter.take(client)
+            raise
+    idle = timedelta(minutes=st.settings.staff_idle_minutes)
+    return _no_store(
+        {
+            "token": token,
+            "staff": account.staff_id,
+            "name": account.name,
+            "venues": list(account.venues),
+            "idle_seconds": int(idle.total_seconds()),
+        },
+        201,
+    )
+
+
+@router.get("/v1/staff/me", **roles("staff"))
+def staff_me(principal: Principal = Auth) -> Any:
+    """Who is signed in, and at which venues."""
+    return {"staff": principal.id, "venues": list(principal.venues)}
+
+
+@router.delete("/v1/staff/sessions/current", **roles("staff"))
+def staff_sign_out(request: Request, principal: Principal = Auth) -> Any:
+    """Sign out: this session's token stops working at once, on every replica."""
+    vault = app_state(request).runtime.vault
+    assert principal.session is not None
+    accounts.sign_out(vault.engine, principal.session, now=vault.now(), actor=principal.actor())
+    return {"signed_out": True}
+
+
+@router.delete("/v1/customers/{customer_id}/access-code", **roles("admin"))
+def disable_access_code(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
+    """Disable a customer's access code (lost, or seen by someone else); staff can issue a
+    new one later with ``POST /v1/customers/{id}/access-code``."""
+    vault = app_state(request).runtime.vault
+    vault.replace_access_code(customer_id, None, actor=principal.actor())
+    return {"customer": customer_id, "access_code": None}
