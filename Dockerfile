@@ -27,4 +27,6 @@ ENV PATH=/app/.venv/bin:$PATH \
     FACEKEEP_HOST=0.0.0.0 \
     FACEKEEP_IMAGE_WORKERS=2
 # `docker run IMAGE facekeep demo` runs the demo; `... facekeep keys create-admin` makes a key.
+# Serving listens on every interface, so it needs the real controller first:
+# `docker run -e FACEKEEP_CONTROLLER="..." -e FACEKEEP_PRIVACY_CONTACT="..." IMAGE`.
 CMD ["facekeep", "serve"]
