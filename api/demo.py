@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from api.notices import notice_text
+from api.notices import latest_version, notice_for
 from api.operations import enroll_images, match_images
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
@@ -73,12 +73,13 @@ def run_demo(
             f"{runtime.settings.match_threshold}, margin {runtime.settings.match_margin})"
         )
         try:
-            text = notice_text("v1", "vi")
+            version = latest_version("vi", settings.notices_dir)
+            text = notice_for(settings, version, "vi")
             consent = ConsentRequest(
                 purposes=("checkin",),
                 venues=(VENUE,),
                 notice_text=text,
-                notice_version="v1",
+                notice_version=version,
                 lang="vi",
                 method="kiosk-camera",
                 device="demo",
