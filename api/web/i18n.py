@@ -20,7 +20,7 @@ _VI: dict[str, str] = {
     "nav_kiosk": "Quầy đăng ký khuôn mặt",
     "nav_me": "Trang của tôi",
     "nav_audit": "Kiểm toán",
-    "home_title": "facekeep: kho dữ liệu khuôn mặt có sự đồng ý",
+    "home_title": "facekeep: kho dữ liệu khuôn mặt dựa trên sự đồng ý",
     "home_intro": "Chọn trang bạn cần.",
     "home_kiosk": "Dành cho nhân viên: ghi nhận sự đồng ý của khách và chụp ảnh tại quầy.",
     "home_me": "Dành cho khách: xem, rút lại hoặc xóa dữ liệu khuôn mặt bằng mã truy cập.",
@@ -33,11 +33,11 @@ _VI: dict[str, str] = {
     "download_json": "Tải về (tệp JSON)",
     "yes": "Có",
     "none": "Không có",
-    "secret_help": "Chỉ được giữ trong thẻ trình duyệt này và bị quên khi đóng thẻ.",
+    "secret_help": "Chỉ được giữ trong thẻ trình duyệt này và tự xóa khi đóng thẻ.",
     "err_generic": "Đã có lỗi: {detail}",
     "err_network": "Không kết nối được máy chủ. Hãy thử lại.",
     "err_unauthorized": "Khóa hoặc mã không đúng, hoặc đã bị vô hiệu hóa.",
-    "err_forbidden": "Khóa này không được phép làm việc này.",
+    "err_forbidden": "Khóa này không có quyền thực hiện thao tác này.",
     "err_rate_limited": "Quá nhiều lần thử. Hãy đợi một lát rồi thử lại.",
     "err_no_face": "Không thấy khuôn mặt nào trong ảnh.",
     "err_multiple_faces": "Trong ảnh có nhiều hơn một khuôn mặt. Mỗi lần chỉ một người.",
@@ -109,10 +109,10 @@ _VI: dict[str, str] = {
     ),
     "erasure_heading": "Xóa nghĩa là gì",
     "erasure_text": (
-        "Bạn có thể xóa toàn bộ bất cứ lúc nào trên trang của mình bằng mã truy cập. "
-        "Việc xóa hủy khóa mã hóa mẫu khuôn mặt của bạn, nên không bản sao nào (trong cơ sở "
-        "dữ liệu, bản sao dự phòng hay bản lưu trữ) còn đọc được nữa. Việc này không thể "
-        "hoàn tác; muốn check-in bằng khuôn mặt lại, bạn phải đăng ký mới."
+        "Bạn có thể xóa toàn bộ bất cứ lúc nào trên trang của mình bằng mã truy cập. Việc xóa "
+        "sẽ hủy khóa dùng để mã hóa mẫu khuôn mặt của bạn, nên không còn bản sao nào (trong "
+        "cơ sở dữ liệu, bản sao dự phòng hay bản lưu trữ) đọc được nữa. Việc này không thể "
+        "hoàn tác; muốn check-in bằng khuôn mặt lại, bạn cần đăng ký mới."
     ),
     "confirm_label": (
         "Tôi đã đọc thông báo trên và đồng ý rõ ràng cho các mục đích tôi đã đánh dấu."
@@ -122,8 +122,8 @@ _VI: dict[str, str] = {
     "need_confirm": "Hãy đánh dấu ô xác nhận.",
     "photo_heading": "Ảnh của bạn",
     "photo_intro": (
-        "Nhìn vào máy ảnh, chỉ một người trong khung hình. Ảnh chỉ dùng để tính mẫu khuôn mặt "
-        "rồi bị bỏ ngay, không bao giờ được lưu."
+        "Hãy nhìn vào máy ảnh, chỉ một người trong khung hình. Ảnh chỉ dùng để tính mẫu khuôn "
+        "mặt rồi bị xóa ngay, không bao giờ được lưu."
     ),
     "consent_summary": "Bạn đã đồng ý cho: {purposes}",
     "camera_start": "Bật máy ảnh",
@@ -147,8 +147,8 @@ _VI: dict[str, str] = {
     "done_heading": "Bạn đã đăng ký xong",
     "access_code_heading": "Mã truy cập của bạn",
     "access_code_help": (
-        "Hãy giữ mã này: với nó bạn có thể xem, rút lại hoặc xóa dữ liệu của mình bất cứ lúc "
-        "nào. Mã chỉ hiện một lần này."
+        "Hãy giữ mã này: với mã này, bạn có thể xem, rút lại hoặc xóa dữ liệu của mình bất cứ "
+        "lúc nào. Mã chỉ hiện một lần này."
     ),
     "qr_help": "Quét để mở trang của bạn trên điện thoại",
     "qr_alt": "Mã QR mở trang của bạn",
@@ -195,8 +195,8 @@ _VI: dict[str, str] = {
     "receipts_heading": "Biên nhận của tôi",
     "erase_heading": "Xóa toàn bộ",
     "erase_text": (
-        "Khóa của bạn bị hủy, mọi sự đồng ý bị rút lại, và mẫu khuôn mặt của bạn không bao "
-        "giờ đọc được nữa, kể cả trong bản sao dự phòng."
+        "Khóa của bạn bị hủy, mọi sự đồng ý bị rút lại, và mẫu khuôn mặt của bạn không thể "
+        "đọc được nữa, kể cả trong bản sao dự phòng."
     ),
     "erase_button": "Xóa toàn bộ…",
     "erase_confirm_title": "Xóa toàn bộ dữ liệu?",
