@@ -228,6 +228,12 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, description="How often the delivery worker looks for work."
     )
+    webhook_keep_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Keep finished check-in hand-offs (delivered, given up, cancelled) this "
+        "long, then forget them (the audit log keeps every match).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # -- security hardening (see the README's security section) ---------------------------

@@ -38,18 +38,27 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.settings import Settings
-from vault import Vault
-from vault.checkins import Checkin, Endpoint, Outbox, Webhooks, new_secret, parse_secret
+from vault import InvalidRequest, Vault, VaultError
+from vault.checkins import (
+    Checkin,
+    Endpoint,
+    Outbox,
+    Webhooks,
+    check_url,
+    new_secret,
+    parse_secret,
+)
 
 log = logging.getLogger("facekeep.webhooks")
 
 USER_AGENT = "facekeep-webhooks/1"
 
 
-class WebhookConfigError(Exception):
-    """The default webhook's secret file is unusable."""
+class WebhookConfigError(VaultError):
+    """The default webhook is misconfigured (its URL, or its secret file); ``serve``
+    refuses to start rather than queue check-ins it cannot deliver."""
 
-    code = "webhook_secret_file"
+    code = "webhook_config"
 
 
 # -- signing -----------------------------------------------------------------------------
@@ -111,7 +120,10 @@ def default_secret(settings: Settings, *, create: bool = False) -> bytes:
         ) from None
     if mode & 0o077:
         raise WebhookConfigError(f"{path} must be readable by its owner only (chmod 600)")
-    return parse_secret(text)
+    try:
+        return parse_secret(text)
+    except InvalidRequest as exc:
+        raise WebhookConfigError(f"{path}: {exc.message}") from None
 
 
 class Endpoints:
@@ -120,6 +132,11 @@ class Endpoints:
     def __init__(self, webhooks: Webhooks, settings: Settings, *, create: bool = False) -> None:
         self.webhooks = webhooks
         self.default_url = settings.checkin_webhook_url
+        if self.default_url is not None:
+            try:
+                check_url(self.default_url)
+            except InvalidRequest as exc:
+                raise WebhookConfigError(f"FACEKEEP_CHECKIN_WEBHOOK_URL: {exc.message}") from None
         self._default_secret = (
             default_secret(settings, create=create) if self.default_url is not None else None
         )
@@ -249,9 +266,14 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         assert self._wake is not None
+        keep = timedelta(days=self.settings.webhook_keep_days)
+        prune_at = 0.0
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
             while True:
                 try:
+                    if time.monotonic() >= prune_at:  # hourly: forget old finished rows
+                        prune_at = time.monotonic() + 3600
+                        await asyncio.to_thread(self.outbox.prune, self.vault.now() - keep)
                     claimed = await asyncio.to_thread(self.outbox.claim, self.batch, self.lease)
                     if claimed:
                         await asyncio.gather(*(self._deliver(client, c) for c in claimed))

@@ -346,6 +346,17 @@ class Outbox:
             checkin.checkin_id, status=CANCELLED, last_error=reason[:64], finished_at=self.clock()
         )
 
+    def prune(self, before: datetime) -> int:
+        """Forget finished rows (delivered, failed, cancelled) finished before ``before``:
+        the venue's system has the check-in, and the audit log keeps the match."""
+        with writing(self.engine) as conn:
+            result = conn.execute(
+                delete(checkin_outbox)
+                .where(checkin_outbox.c.status != PENDING)
+                .where(checkin_outbox.c.finished_at < before)
+            )
+        return int(result.rowcount or 0)
+
     def counts(self) -> dict[str, int]:
         """Rows by status (``pending`` is the queue's depth)."""
         with self.engine.connect() as conn:

@@ -290,15 +290,20 @@ def result_text(page: Any) -> str:
 
 
 def test_an_enrolled_guest_is_welcomed_once_and_handed_off(
-    kiosk_page: Callable[..., Any], site: CheckinSite, shoot: Callable[..., Any]
+    kiosk_page: Callable[..., Any],
+    site: CheckinSite,
+    shoot: Callable[..., Any],
+    accessible: Callable[[Any], None],
 ) -> None:
     key, kiosk_id = site.kiosk()
     page = kiosk_page("guest", "vi")
+    accessible(page)
     shoot(page, "checkin-signin")
     sign_in(page, key)
     assert answered(page) == "welcome"
     text = result_text(page)
     assert re.fullmatch(r"Chào mừng quý khách! Đã check-in lúc \d\d:\d\d", text), text
+    accessible(page)
     shoot(page, "checkin-welcome", full_page=False)
     # Nothing on screen names the guest.
     html = page.content()
