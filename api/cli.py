@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -305,8 +306,19 @@ def keys_group() -> None:
 def rotate(data_dir: Path | None) -> None:
     """Create a new KEK epoch, re-wrap every live data key, destroy the old epochs."""
     runtime = runtime_for(data_dir)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        # One JSON line on stderr every few seconds (and the last), for an operator
+        # watching a rotation of a million keys.
+        now = time.monotonic()
+        if done == total or now - last[0] >= 2:
+            last[0] = now
+            line = {"progress": "kek.rotate", "rewrapped": done, "total": total}
+            click.echo(json.dumps(line), err=True)
+
     try:
-        result = runtime.vault.rotate_kek(actor=CLI_ACTOR)
+        result = runtime.vault.rotate_kek(actor=CLI_ACTOR, progress=progress)
     finally:
         runtime.close()
     emit(result)
@@ -727,6 +739,16 @@ def _add_compliance_commands() -> None:
 # ``api.cli`` as a second module: they register there, and ``__main__`` hands over to it.
 if __name__ != "__main__":
     _add_compliance_commands()
+
+
+def _add_operations_commands() -> None:
+    from api.cli_ops import backup_command, restore_check_command, restore_command
+
+    for command in (backup_command, restore_command, restore_check_command):
+        cli.add_command(command)
+
+
+_add_operations_commands()
 
 
 def _add_engine_commands() -> None:

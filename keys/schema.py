@@ -47,9 +47,9 @@ def current_revision(folder: Path, engine: Engine) -> str | None:
         return context.get_current_revision()
 
 
-def upgrade(folder: Path, engine: Engine) -> str | None:
-    """Migrate the database to the newest revision; returns it."""
-    command.upgrade(_config(folder, engine), "head")
+def upgrade(folder: Path, engine: Engine, revision: str = "head") -> str | None:
+    """Migrate the database to ``revision`` (default the newest); returns where it is."""
+    command.upgrade(_config(folder, engine), revision)
     return current_revision(folder, engine)
 
 

@@ -163,6 +163,15 @@ def _wrap_context(customer_id: str, key_id: str, epoch: int) -> tuple[str, ...]:
     return ("facekeep/dek/v1", customer_id, key_id, str(epoch))
 
 
+def new_store_identity(engine: Engine) -> str:
+    """Give the key store in ``engine`` a new id (see :meth:`KeyStore.new_identity`)."""
+    value = "ks_" + secrets.token_hex(8)
+    with writing(engine) as conn:
+        conn.execute(delete(keystore_settings).where(keystore_settings.c.name == STORE_ID))
+        conn.execute(insert(keystore_settings).values(name=STORE_ID, value=value))
+    return value
+
+
 class KeyStore:
     """Creates, opens, destroys and re-wraps customers' data keys."""
 
@@ -212,12 +221,8 @@ class KeyStore:
         """Give this key store a new id: a restored copy becomes a store of its own, which
         can read the keys it holds but never rotate or destroy the epochs it was copied
         with (they stay the original's)."""
-        value = "ks_" + secrets.token_hex(8)
-        with writing(self.engine) as conn:
-            conn.execute(delete(keystore_settings).where(keystore_settings.c.name == STORE_ID))
-            conn.execute(insert(keystore_settings).values(name=STORE_ID, value=value))
-        self._store_id = value
-        return value
+        self._store_id = new_store_identity(self.engine)
+        return self._store_id
 
     def epoch_owner(self, epoch: int) -> str | None:
         """The key store that created ``epoch`` (None: created before epochs were bound)."""

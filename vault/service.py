@@ -933,7 +933,13 @@ class Vault:
 
     # -- key rotation ----------------------------------------------------------------------
 
-    def rotate_kek(self, *, actor: Actor, resume: bool = False) -> Rotation:
+    def rotate_kek(
+        self,
+        *,
+        actor: Actor,
+        resume: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Rotation:
         """Rotate the KEK: re-wrap live data keys, destroy old epochs, record it in the log.
 
         ``resume`` finishes a rotation a crash interrupted (several epochs exist) instead
@@ -941,7 +947,11 @@ class Vault:
         """
         with self._lock:
             before = self.keys.kek.epochs()
-            rotation = self.keys.finish_rotation() if resume else self.keys.rotate()
+            rotation = (
+                self.keys.finish_rotation(progress=progress)
+                if resume
+                else self.keys.rotate(progress=progress)
+            )
             now = self._clock()
             with writing(self.engine) as conn:
                 self._append(
@@ -961,6 +971,21 @@ class Vault:
         if self.audit is not None:
             self.audit.sign_head()
         return rotation
+
+    def record_restore_check(self, details: dict[str, Any]) -> int:
+        """Record in the audit log that a restored backup re-applied what happened after
+        it (``details``: sizes, erasures and withdrawals re-applied), and sign a head."""
+        with writing(self.engine) as conn:
+            seq = self._append(
+                conn,
+                ts=self._clock(),
+                actor=Actor(role="system", id="restore-check"),
+                action="restore.check",
+                details=details,
+            )
+        if self.audit is not None:
+            self.audit.sign_head()
+        return seq
 
     # -- retention -----------------------------------------------------------------------
 
@@ -1058,6 +1083,7 @@ class Vault:
         gone or whose stored template does not decrypt stays out; everyone else is served.
         ``self.progress`` says how far it got.
         """
+        self._fault("index.load")  # testing: prove which commands build the index
         now = self._clock()
         with self.engine.connect() as conn:
             expected = conn.execute(
