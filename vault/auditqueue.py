@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,7 +198,13 @@ class AuditQueue:
             self._queue.append(item)
             if not self._running:
                 self._running = True
-                threading.Thread(target=self._run, name="facekeep-audit", daemon=True).start()
+                # The writer runs in the starting request's context, so it waits for
+                # database locks as briefly as that request would (keys.db.LOCK_WAIT): a
+                # locked database fails the waiting matches at once instead of holding them.
+                context = contextvars.copy_context()
+                threading.Thread(
+                    target=context.run, args=(self._run,), name="facekeep-audit", daemon=True
+                ).start()
             self._cond.notify()
 
     def _run(self) -> None:

@@ -38,6 +38,8 @@ def check_embedding(value: object) -> npt.NDArray[np.float32]:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidEmbedding("an embedding must be a list of 128 numbers") from None
+    except OverflowError:  # an integer beyond any float, such as 10**400 written out
+        raise InvalidEmbedding("embedding values are out of range") from None
     if array.shape != (DIM,):
         raise InvalidEmbedding(f"an embedding must have exactly {DIM} numbers")
     if not np.isfinite(array).all():
