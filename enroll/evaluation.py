@@ -78,6 +78,7 @@ __all__ = [
     "load_dataset",
     "modelled",
     "open_set",
+    "probe_gallery",
 ]
 
 F64 = npt.NDArray[np.float64]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import subprocess
 import sys
@@ -318,10 +317,6 @@ def test_the_fixed_split_and_default_sizes() -> None:
 
 
 @pytest.mark.faces
-@pytest.mark.skipif(
-    os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite") != "sqlite",
-    reason="no database is involved: run once per CI run, not once per database engine",
-)
 def test_evaluate_command_on_the_sample_faces(tmp_path: Path) -> None:
     out = tmp_path / "report"
     run = subprocess.run(

@@ -18,7 +18,6 @@ genuine probes answered with the right customer. The counts go to
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from collections import Counter
@@ -43,14 +42,9 @@ ASIA = ROOT.parent / "shared" / "faces-asia"
 ARTIFACTS = ROOT / "test-artifacts" / "eval"
 VENUE = "asia-1"
 
-pytestmark = [
-    pytest.mark.faces,
-    pytest.mark.timeout(900),
-    pytest.mark.skipif(
-        os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite") != "sqlite",
-        reason="accuracy does not depend on the database: run once per CI run",
-    ),
-]
+# Accuracy does not depend on the database: tests/conftest.py runs tests/eval/ in the
+# SQLite pass only.
+pytestmark = [pytest.mark.faces, pytest.mark.timeout(900)]
 
 
 def photo(path: Path) -> tuple[str, tuple[str, bytes, str]]:
