@@ -695,10 +695,34 @@ def demo(data_dir: Path | None, faces: Path | None, as_json: bool) -> None:
     type=click.Choice(["sface", "dlib"]),
     help="Engines to measure side by side (default: both).",
 )
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None)
-@click.option("--gallery-size", "gallery_sizes", multiple=True, type=click.IntRange(1))
-@click.option("--deployment-size", type=click.IntRange(2), default=1000, show_default=True)
-@click.option("--target-fmr", type=click.FloatRange(0, 1, min_open=True), default=1e-4)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write report.json, report.md, report.html and the PNG figures here.",
+)
+@click.option(
+    "--gallery-size",
+    "gallery_sizes",
+    multiple=True,
+    type=click.IntRange(1),
+    help="Gallery sizes to report (default 10, 20, ... up to the people in the set); "
+    "larger than the set: modelled.",
+)
+@click.option(
+    "--deployment-size",
+    type=click.IntRange(2),
+    default=1000,
+    show_default=True,
+    help="Customers per (venue, purpose) gallery the margin is chosen for.",
+)
+@click.option(
+    "--target-fmr",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Different-person pairs accepted at the recommended threshold.",
+)
 def evaluate_command(
     directory: Path,
     engines: tuple[str, ...],
