@@ -300,8 +300,9 @@
   }
 
   /** The technical fields of a receipt, as label/value rows. */
-  function receiptRows(doc) {
+  function receiptRows(doc, venues) {
     const r = doc.receipt || {};
+    const venueName = (id) => (venues && venues[id] ? `${venues[id]} (${id})` : id);
     const rows = [
       [t('r_receipt_id'), hash(r.receipt_id)],
       [t('r_timestamp'), fmtDate(r.timestamp)],
@@ -324,7 +325,7 @@
         [t('r_consent_id'), hash(r.consent_id)],
         [t('r_purposes'), el('ul', { class: 'plain' }, services.map((s) => el('li', {},
           el('strong', { text: purposeName(s.purpose) }), ' · ', t('r_venues'), ': ',
-          (s.venues || []).join(', '), ' · ', t('r_until'), ': ',
+          (s.venues || []).map(venueName).join(', '), ' · ', t('r_until'), ': ',
           s.termination === 'until withdrawn' ? t('r_until_withdrawn') : fmtDate(s.termination))))],
         [t('r_notice'), el('span', {}, String((r.notice || {}).version || ''), ' · SHA-256 ',
           hash((r.notice || {}).sha256 || ''))],
@@ -349,7 +350,7 @@
       el(level || 'h3', { id, text: title }),
       el('p', { class: 'sentence', text: receiptSentence(doc, venues) }),
       el('details', { class: 'tech' }, el('summary', { text: t('tech_details') }),
-        kv(receiptRows(doc))));
+        kv(receiptRows(doc, venues))));
   }
 
   function receiptFilename(doc, ext) {
@@ -383,7 +384,7 @@
     lines.push({ text: '', font: '12px sans-serif' });
     wrap(receiptSentence(doc, venues), '22px sans-serif', '#111111');
     lines.push({ text: '', font: '12px sans-serif' });
-    for (const [label, value] of receiptRows(doc)) {
+    for (const [label, value] of receiptRows(doc, venues)) {
       const text = value instanceof Node ? value.textContent : value;
       if (!text) continue;
       wrap(label, 'bold 15px sans-serif', '#444444');
