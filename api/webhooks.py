@@ -175,8 +175,12 @@ async def post(
     (``http_503``, ``timeout``, ``connection``). Redirects are not followed."""
     headers = signed_headers(endpoint.secret, msg_id, body, int(time.time()))
     try:
-        response = await client.post(endpoint.url, content=body, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
+        # httpx's timeout is per read or write; the whole attempt must end within the
+        # lease, or another worker could send the same check-in meanwhile.
+        response = await asyncio.wait_for(
+            client.post(endpoint.url, content=body, headers=headers, timeout=timeout), timeout
+        )
+    except (httpx.TimeoutException, TimeoutError):
         return "timeout"
     except httpx.HTTPError:
         return "connection"
