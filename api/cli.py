@@ -751,50 +751,6 @@ def evaluate_command(
     emit(result)
 
 
-def _add_compliance_commands() -> None:
-    # Imported here: those commands use this module's helpers.
-    from api.compliance.commands import breach_group, compliance_group, requests_group
-
-    for group in (compliance_group, requests_group, breach_group):
-        cli.add_command(group)
-
-
-# Under ``python -m api.cli`` this file runs as ``__main__`` and the command modules import
-# ``api.cli`` as a second module: they register there, and ``__main__`` hands over to it.
-if __name__ != "__main__":
-    _add_compliance_commands()
-
-
-def _add_operations_commands() -> None:
-    from api.cli_ops import backup_command, restore_check_command, restore_command
-
-    for command in (backup_command, restore_command, restore_check_command):
-        cli.add_command(command)
-
-
-_add_operations_commands()
-
-
-def _add_engine_commands() -> None:
-    from api.cli_engine import engine_group
-
-    cli.add_command(engine_group)
-
-
-if __name__ != "__main__":
-    _add_engine_commands()
-
-
-def _add_webhook_commands() -> None:
-    from api.cli_webhooks import webhooks_group
-
-    cli.add_command(webhooks_group)
-
-
-if __name__ != "__main__":
-    _add_webhook_commands()
-
-
 def fail(code: str, message: str, status: int = 1) -> NoReturn:
     """Print a JSON error and exit."""
     click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
@@ -841,18 +797,38 @@ def database_problem(exc: SQLAlchemyError) -> str:
     return f"a database does not answer or refused the request ({type(orig).__name__}: {first})"
 
 
+def _register_command_modules() -> None:
+    """Add the command groups that live in modules of their own (they use this module's
+    helpers, so they are imported once it is complete)."""
+    from api.cli_engine import engine_group
+    from api.cli_ops import backup_command, restore_check_command, restore_command
+    from api.cli_security import credentials_group, staff_group, witness_command
+    from api.cli_webhooks import webhooks_group
+    from api.compliance.commands import breach_group, compliance_group, requests_group
+
+    for command in (
+        compliance_group,
+        requests_group,
+        breach_group,
+        backup_command,
+        restore_command,
+        restore_check_command,
+        engine_group,
+        webhooks_group,
+        credentials_group,
+        staff_group,
+    ):
+        cli.add_command(command)
+    audit_group.add_command(witness_command)
+
+
+# Under ``python -m api.cli`` this file runs as ``__main__`` (and again as ``__mp_main__``
+# in each spawned image worker): the command modules import ``api.cli`` as a second
+# module, where they register, and ``__main__`` hands over to it. Registering in
+# ``__main__`` or ``__mp_main__`` too would import this file a third time mid-import.
 if __name__ == "__main__":
     from api.cli import main as registered_main
 
     registered_main()
-
-
-def _add_security_commands() -> None:
-    from api.cli_security import credentials_group, staff_group
-
-    cli.add_command(credentials_group)
-    cli.add_command(staff_group)
-
-
-if __name__ != "__main__":
-    _add_security_commands()
+elif __name__ != "__mp_main__":
+    _register_command_modules()
