@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     transit_token: str | None = Field(default=None, description="Transit token.", repr=False)
     transit_key: str = "facekeep-kek"
     transit_mount: str = "transit"
+    local_kek_dir: Path | None = Field(
+        default=None,
+        description="Where the local provider keeps its KEK files (default DATA_DIR/kek): "
+        "put it on a volume that is never backed up with the databases.",
+    )
     kek: str | None = Field(
         default=None,
         description="Base64 of a 32-byte KEK (development only); default a 0600 key file.",
@@ -349,9 +354,14 @@ class Settings(BaseSettings):
         """The audit signing key file (Ed25519, never the KEK)."""
         return self.data_dir / "audit" / "signing-ed25519.key"
 
+    def audit_anchor_path(self) -> Path:
+        """The last tree head this deployment's signer signed (kept out of the database)."""
+        return self.data_dir / "audit" / "signed-head.json"
+
     def kek_dir(self) -> Path:
-        """Directory of the local KEK files."""
-        return self.data_dir / "kek"
+        """Directory of the local KEK files (``FACEKEEP_LOCAL_KEK_DIR``, default in the data
+        directory)."""
+        return self.local_kek_dir or self.data_dir / "kek"
 
     def checkin_secret_path(self) -> Path:
         """The file of the default check-in webhook's signing secret."""
