@@ -246,10 +246,12 @@ def erase(data_dir: Path | None, customer: str, reason: str) -> None:
 @data_dir_option
 @click.option("--customer", required=True)
 def show(data_dir: Path | None, customer: str) -> None:
-    """Show a customer's consents and template metadata (never an embedding)."""
+    """Show a customer's consents and template metadata (never an embedding); a template
+    that no longer decrypts (altered or damaged) is marked ``"readable": false`` and
+    listed in ``unreadable_templates``."""
     runtime = runtime_for(data_dir)
     try:
-        view = runtime.vault.show(customer)
+        view = runtime.vault.show(customer, check_templates=True)
         now = runtime.vault.now()
     finally:
         runtime.close()
@@ -257,6 +259,7 @@ def show(data_dir: Path | None, customer: str) -> None:
     for consent, raw in zip(out["consents"], view.consents, strict=True):
         consent["status"] = raw.status(now)
         consent["active_purposes"] = list(raw.active_purposes(now))
+    out["unreadable_templates"] = [t.template_id for t in view.templates if t.readable is False]
     emit(out)
 
 

@@ -103,10 +103,16 @@ def restore_command(
         keys_engine.dispose()
     for path in settings.data_dir.glob("*.db*"):
         os.chmod(path, 0o600)
+    # The signer's last head belongs to the log before the backup was restored: set it
+    # aside (kept), or the signer would rightly refuse the restored, shorter log.
+    from vault.auditlog import HeadAnchor
+
+    retired = HeadAnchor(settings.audit_anchor_path()).retire("restore")
     manifest = result["manifest"]
     emit(
         {
             "restored": result["restored"],
+            "audit_anchor_retired": str(retired) if retired else None,
             "kek_provider": manifest["keystore"]["kek_provider"],
             "kek_epoch": manifest["keystore"]["kek_epoch"],
             "next": "run `facekeep restore-check --witness DIR` with an audit export or "

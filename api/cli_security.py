@@ -18,7 +18,7 @@ import click
 from api import accounts, credentials
 from api.accounts import AccountError
 
-__all__ = ["credentials_group", "staff_group"]
+__all__ = ["credentials_group", "staff_group", "witness_command"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,3 +187,67 @@ def create_staff(
     finally:
         runtime.close()
     emit({**account.public(), "pin": pin if made else None})
+
+
+@click.command("witness")
+@click.option("--url", required=True, help="The facekeep service, e.g. https://vault.example")
+@click.option("--key", required=True, envvar="FACEKEEP_AUDITOR_KEY", help="An auditor key.")
+@click.option(
+    "--state",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="This witness's folder: the heads it kept, the pinned key, any ALARM.json.",
+)
+@click.option(
+    "--pubkey",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="The audit public key to pin (PEM or base64); default: the one served at the "
+    "first run, pinned from then on.",
+)
+@click.option(
+    "--cosign",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Cosign each accepted head with this Ed25519 key file (made if missing).",
+)
+@click.option(
+    "--count", type=click.IntRange(0), default=1, show_default=True, help="Polls; 0: forever."
+)
+@click.option("--interval", type=click.FloatRange(0.1), default=60.0, show_default=True)
+def witness_command(
+    url: str,
+    key: str,
+    state: Path,
+    pubkey: Path | None,
+    cosign: Path | None,
+    count: int,
+    interval: float,
+) -> None:
+    """Poll the service's signed tree head, check it against the heads kept here with a
+    consistency proof, and keep it; exits non-zero on any inconsistency."""
+    import time
+
+    import httpx
+
+    from api.cli import CliError, emit
+    from api.witness import Witness, WitnessAlarm, load_cosigner
+    from keys.signing import load_public_key
+
+    pinned = load_public_key(pubkey.read_text()) if pubkey else None
+    cosigner = load_cosigner(cosign) if cosign else None
+    headers = {"Authorization": f"Bearer {key}"}
+    polls = 0
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        try:
+            witness = Witness(state, client, pubkey=pinned, cosigner=cosigner)
+            while True:
+                emit(witness.poll().to_json())
+                polls += 1
+                if count and polls >= count:
+                    break
+                time.sleep(interval)
+        except WitnessAlarm as exc:
+            raise CliError("audit_inconsistent", str(exc)) from None
+        except httpx.HTTPError as exc:
+            raise CliError("witness_unreachable", f"{type(exc).__name__}: {exc}") from None

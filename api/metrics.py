@@ -41,6 +41,18 @@ class Metrics:
         self.index_customers = Gauge(
             "facekeep_index_customers", "Customers in the match index", registry=self.registry
         )
+        # Stored templates that did not decrypt (altered or damaged), left out of matching.
+        self.unreadable_templates = Gauge(
+            "facekeep_unreadable_templates",
+            "Templates that do not decrypt, left out of matching",
+            registry=self.registry,
+        )
+        # Signatures refused because the audit log no longer extends a signed head.
+        self.audit_alarms = Gauge(
+            "facekeep_audit_alarms",
+            "Tree heads refused because the audit log was altered",
+            registry=self.registry,
+        )
         self.gallery_customers = Gauge(
             "facekeep_gallery_customers",
             "Customers in each (venue, purpose) gallery",

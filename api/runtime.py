@@ -22,6 +22,7 @@ from keys.db import make_engine
 from keys.signing import AuditSigner, TokenSigner
 from keys.store import store_identity
 from vault import SYSTEM, Vault
+from vault.auditlog import HeadAnchor
 from vault.deployment import (
     missing_audit_key,
     recorded_audit_key,
@@ -251,6 +252,8 @@ def open_runtime(
     """
     if not create and settings.database_url is None and not settings.data_dir.exists():
         raise KekError(f"no data directory at {settings.data_dir}; run `facekeep init` first")
+    if create:  # the default SQLite files are made in it
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys_engine = make_engine(settings.keys_url(), secure_delete=True)
     vault_engine = make_engine(settings.vault_url(), secure_delete=True)
     if create:
@@ -289,6 +292,8 @@ def open_runtime(
     vault.threshold, vault.margin = settings.match_threshold, settings.match_margin
     vault.max_gallery = settings.max_gallery_customers
     vault.checkin_every_venue = settings.checkin_webhook_url is not None
+    if vault.audit is not None:  # the signer's last head, kept outside the database
+        vault.audit.anchor = HeadAnchor(settings.audit_anchor_path())
     if create or check:
         require_model(vault.engine, spec.model_version, record=True)
         require_audit_key(
@@ -302,6 +307,9 @@ def open_runtime(
             "the local KEK provider keeps the key-encryption key in a file: development only; "
             "use FACEKEEP_KEK_PROVIDER=pkcs11 or transit in production"
         )
+    if embedder is not None and embedder.engine.model_version != spec.model_version:
+        # A test or tool handing in its own embedder must embed with the vault's model.
+        raise ModelMismatch(spec.model_version, embedder.engine.model_version)
     runtime = Runtime(settings, keys, vault, embedder or make_embedder(settings))
     if start:
         start_runtime(runtime, index=index)

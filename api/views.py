@@ -52,6 +52,9 @@ def customer_json(view: CustomerView, now: datetime) -> dict[str, Any]:
                     "model": t.model_name,
                     "model_version": t.model_version,
                     "created_at": t.created_at.isoformat(),
+                    # Only where checked (operators' views): false marks a template that
+                    # no longer decrypts, altered or damaged where it is stored.
+                    **({"readable": t.readable} if t.readable is not None else {}),
                 }
                 for t in view.templates
             ],

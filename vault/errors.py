@@ -14,6 +14,7 @@ VaultError
  +-- ReenrolAtCounter      a retake cannot be compared with a template of the current model
  +-- SigningKeyMismatch    this process holds another audit signing key than the deployment
  +-- RestoreIncomplete     a restored copy has not yet re-applied the erasures made after it
+ +-- AuditInconsistent     the log no longer extends its last signed head: signing refused
 """
 
 from __future__ import annotations
@@ -172,3 +173,11 @@ class RestoreIncomplete(VaultError):
     """A restored backup must first re-apply every erasure recorded after it was taken."""
 
     code = "restore_incomplete"
+
+
+class AuditInconsistent(VaultError):
+    """The audit log in the database is not an extension of the last signed tree head
+    (an event was edited or removed, or the log was cut short): the signer refuses to
+    sign a new head over it and raises an alarm."""
+
+    code = "audit_inconsistent"

@@ -9,7 +9,9 @@ sequence: mark the customer ``erasing`` and revoke everything, destroy the key, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +48,7 @@ from vault.checkins import CheckinMatch
 from vault.checkins import enqueue as enqueue_checkins
 from vault.consent import Consent, ConsentRequest, PurposeState, check_id, notice_sha256
 from vault.errors import (
+    AuditInconsistent,
     CustomerErased,
     CustomerExists,
     CustomerNotFound,
@@ -76,6 +79,8 @@ from vault.templates import (
     seal_template,
     template_context,
 )
+
+log = logging.getLogger("facekeep.vault")
 
 Clock = Callable[[], datetime]
 FaultHook = Callable[[str], None]
@@ -154,12 +159,14 @@ class Erasure:
 
 @dataclass(frozen=True)
 class TemplateInfo:
-    """Template metadata (never the embedding)."""
+    """Template metadata (never the embedding); ``readable`` says whether it decrypts
+    (None: not checked, or the customer was erased)."""
 
     template_id: str
     model_name: str
     model_version: str
     created_at: datetime
+    readable: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +246,8 @@ class Vault:
         self.progress = LoadProgress()
         self._clock = clock
         self._fault = fault
+        #: Templates found not to decrypt, by customer (logged once; a metric reads it).
+        self.unreadable: dict[str, set[str]] = {}
         self._lock = threading.RLock()
         self._own_seqs: set[int] = set()
         self._seen_seq = -1
@@ -807,6 +816,7 @@ class Vault:
                         details={"reason": reason},
                     )
             self.index.remove(customer_id)
+            self.unreadable.pop(customer_id, None)
             self._fault("erase.after_begin")
             return self._finish_erase(customer_id, actor)
 
@@ -861,11 +871,18 @@ class Vault:
                 receipt, _ = self._issue(
                     conn, self.signer, kind="destruction", body=body, at=now, actor=actor
                 )
-        if self.audit is not None:
-            self.audit.sign_head()
+        self._sign_head_after_change()
         return Erasure(
             customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt
         )
+
+    def _sign_head_after_change(self) -> None:
+        """Sign a head after an erasure, a rotation or a restore check. A log that does not
+        extend its last signed head is refused and alarmed by the audit log itself; the
+        change, already committed, still stands and is answered."""
+        if self.audit is not None:
+            with contextlib.suppress(AuditInconsistent):
+                self.audit.sign_head()
 
     def _erasure_of(self, row: Any, *, already: bool) -> Erasure:
         record = self.keys.record(row.customer_id)
@@ -968,8 +985,7 @@ class Vault:
                         "resumed": resume,
                     },
                 )
-        if self.audit is not None:
-            self.audit.sign_head()
+        self._sign_head_after_change()
         return rotation
 
     def record_restore_check(self, details: dict[str, Any]) -> int:
@@ -983,8 +999,7 @@ class Vault:
                 action="restore.check",
                 details=details,
             )
-        if self.audit is not None:
-            self.audit.sign_head()
+        self._sign_head_after_change()
         return seq
 
     # -- retention -----------------------------------------------------------------------
@@ -1013,8 +1028,10 @@ class Vault:
 
     # -- reading -------------------------------------------------------------------------
 
-    def show(self, customer_id: str) -> CustomerView:
-        """Everything held about a customer except biometric data."""
+    def show(self, customer_id: str, *, check_templates: bool = False) -> CustomerView:
+        """Everything held about a customer except biometric data; ``check_templates``
+        also says of each template of an active customer whether it still decrypts (a
+        tampered one is marked ``readable=False``)."""
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(customers).where(customers.c.customer_id == customer_id)
@@ -1028,6 +1045,11 @@ class Vault:
                 .order_by(templates.c.created_at, templates.c.template_id)
             ).all()
         record = self.keys.record(customer_id)
+        readable = (
+            self._readable(customer_id, template_rows)
+            if check_templates and row.status == ACTIVE
+            else {}
+        )
         return CustomerView(
             customer_id=customer_id,
             status=row.status,
@@ -1038,10 +1060,31 @@ class Vault:
             erase_reason=row.erase_reason,
             consents=consent_list,
             templates=tuple(
-                TemplateInfo(t.template_id, t.model_name, t.model_version, t.created_at)
+                TemplateInfo(
+                    t.template_id,
+                    t.model_name,
+                    t.model_version,
+                    t.created_at,
+                    readable.get(t.template_id),
+                )
                 for t in template_rows
             ),
         )
+
+    def _readable(self, customer_id: str, rows: Sequence[Any]) -> dict[str, bool]:
+        """Whether each stored template decrypts under the customer's key (the plaintext
+        is dropped at once); empty when the key is gone."""
+        out: dict[str, bool] = {}
+        for t in rows:
+            context = template_context(customer_id, t.template_id, t.model_version)
+            try:
+                self.keys.open(customer_id, t.sealed, context)
+                out[t.template_id] = True
+            except DecryptionFailed:
+                out[t.template_id] = False
+            except (KeyDestroyed, KeyNotFound):
+                return {}
+        return out
 
     def customer_by_code_hash(self, code_hash: str) -> str | None:
         """The active customer whose access code hashes to ``code_hash``."""
@@ -1194,17 +1237,10 @@ class Vault:
                 plain: list[bytes] = []
                 for customer_id, stored in sealed.items():
                     key = keys.get(customer_id)
-                    try:
-                        if key is None:  # erased meanwhile, or the wrapped key is damaged
-                            raise DecryptionFailed()
-                        opened = [
-                            key.open(blob, template_context(customer_id, tid, self.model_version))
-                            for tid, blob in stored
-                        ]
-                    except DecryptionFailed:
+                    if key is None:  # erased meanwhile, or the wrapped key is damaged
                         self.index.remove(customer_id)
                         continue
-                    opened = [p for p in opened if len(p) == 4 * 128]
+                    opened = self._open_readable(customer_id, stored, key.open)
                     if opened:
                         batch.customer_ids.append(customer_id)
                         batch.counts.append(len(opened))
@@ -1236,16 +1272,49 @@ class Vault:
         if not grants:
             self.index.remove(customer_id)
             return
-        if vectors is None:
+        if vectors is not None:
+            self.unreadable.pop(customer_id, None)  # a new set of templates replaced them
+        else:
             try:
-                vectors = [v for v in self.open_templates(customer_id) if v.shape == (128,)]
-            except (KeyDestroyed, KeyNotFound, DecryptionFailed):
-                # Erased, or a stored template was tampered with: that customer stays out
-                # of the index; everyone else is served.
-                self.index.remove(customer_id)
+                opened = self._open_readable(
+                    customer_id,
+                    self.sealed_templates(customer_id),
+                    lambda blob, context: self.keys.open(customer_id, blob, context),
+                )
+            except (KeyDestroyed, KeyNotFound):
+                self.index.remove(customer_id)  # erased
                 return
+            vectors = [np.frombuffer(p, dtype="<f4").astype(np.float32) for p in opened]
         if vectors:
             self.index.put(customer_id, np.stack(vectors), grants)
+        else:
+            self.index.remove(customer_id)
+
+    def _open_readable(
+        self,
+        customer_id: str,
+        stored: Sequence[tuple[str, bytes]],
+        open_: Callable[[bytes, tuple[str, ...]], bytes],
+    ) -> list[bytes]:
+        """The plaintexts of a customer's templates that decrypt. One that does not (its
+        ciphertext was altered or damaged) is logged, counted in ``unreadable`` and left
+        out, while the customer's other templates still serve: a tampered row neither
+        vanishes silently nor takes the customer's readable templates with it."""
+        opened: list[bytes] = []
+        for template_id, blob in stored:
+            try:
+                plain = open_(blob, template_context(customer_id, template_id, self.model_version))
+            except DecryptionFailed:
+                if template_id not in self.unreadable.setdefault(customer_id, set()):
+                    log.warning(
+                        f"template {template_id} of customer {customer_id} does not decrypt "
+                        "(altered or damaged): left out of matching"
+                    )
+                self.unreadable[customer_id].add(template_id)
+                continue
+            if len(plain) == 4 * 128:
+                opened.append(plain)
+        return opened
 
     def _refresh_grants(self, customer_id: str) -> None:
         with self.engine.connect() as conn:

@@ -108,5 +108,8 @@ def metrics(request: Request) -> Response:
     refresh_gauges(st)
     st.metrics.index_templates.set(len(st.runtime.vault.index))
     st.metrics.index_customers.set(st.runtime.vault.index.customers())
+    vault = st.runtime.vault
+    st.metrics.unreadable_templates.set(sum(len(t) for t in vault.unreadable.values()))
+    st.metrics.audit_alarms.set(vault.audit.alarms if vault.audit is not None else 0)
     st.metrics.galleries(st.galleries.check(st.runtime.vault.index))
     return Response(generate_latest(st.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -83,7 +83,15 @@ def _rewrite_leaf(deployment, seq: int) -> None:
     deployment.sql(
         "UPDATE audit_events SET leaf = ?, leaf_hash = ? WHERE seq = ?", [new_leaf, new_hash, seq]
     )
+    _forget_signed_heads(deployment)
+
+
+def _forget_signed_heads(deployment) -> None:
+    """Drop the stored heads and the signer's own anchor file: an operator who holds the
+    data directory too can make the signer forget what it signed (the signer alone then
+    re-signs; tests/audit/test_signed_history.py shows it refusing while either is left)."""
     deployment.sql("DELETE FROM tree_heads")
+    deployment.settings.audit_anchor_path().unlink(missing_ok=True)
 
 
 def _truncate(deployment, keep: int) -> None:
@@ -98,7 +106,7 @@ def _truncate(deployment, keep: int) -> None:
         if event["action"].startswith("receipt.") and receipt_id:
             deployment.sql("DELETE FROM receipts WHERE receipt_id = ?", [receipt_id])
     deployment.sql("DELETE FROM audit_events WHERE seq >= ?", [keep])
-    deployment.sql("DELETE FROM tree_heads")
+    _forget_signed_heads(deployment)
 
 
 @pytest.mark.parametrize("history", ["rewritten", "truncated", "truncated then regrown"])
