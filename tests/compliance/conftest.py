@@ -22,6 +22,7 @@ import pytest
 from api import credentials
 from api.runtime import Runtime, init_data_dir, open_runtime
 from api.settings import Settings
+from enroll.engines import SFACE
 from vault import SYSTEM, Actor, ConsentRequest
 
 FACEKEEP = Path(sys.executable).parent / "facekeep"
@@ -70,6 +71,8 @@ class Deployment:
 
 class _NoFaces:
     """The registers and the dossier never embed a photo."""
+
+    engine = SFACE  # the engine a new vault serves
 
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"the compliance code asked the embedder for {name}")

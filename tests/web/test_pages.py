@@ -25,7 +25,7 @@ from api.routes.pages import STATIC_DIR, STATIC_FILES
 from api.runtime import init_data_dir
 from api.settings import Settings
 from api.web.i18n import STRINGS
-from enroll import FaceEmbedder
+from enroll import Embedder
 from vault import SYSTEM
 from vault.verify import verify_export
 
@@ -49,10 +49,10 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, embedder: FaceEmbedder) -> Iterator[Site]:
+def site(tmp_path: Path, served_embedder: Embedder) -> Iterator[Site]:
     settings = Settings(data_dir=tmp_path / "data", retention_interval_seconds=0)
     init_data_dir(settings)
-    app = create_app(settings, embedder=embedder)
+    app = create_app(settings, embedder=served_embedder)
     engine = app.state.facekeep.runtime.vault.engine
     now = datetime.now(UTC)
     credentials.ensure_venue(engine, "hanoi-1", "Hà Nội 1", now, SYSTEM)
@@ -200,7 +200,7 @@ def test_kiosk_shows_the_full_newest_notice_and_unticked_separate_purposes(
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_privacy_page_publishes_controller_schedule_notices_and_rights(
-    tmp_path: Path, embedder: FaceEmbedder, lang: str
+    tmp_path: Path, served_embedder: Embedder, lang: str
 ) -> None:
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -214,7 +214,7 @@ def test_privacy_page_publishes_controller_schedule_notices_and_rights(
         privacy_note_en="The audit log is kept 5 years.",
     )
     init_data_dir(settings)
-    with TestClient(create_app(settings, embedder=embedder)) as client:
+    with TestClient(create_app(settings, embedder=served_embedder)) as client:
         html = client.get("/privacy", params={"lang": lang}).text
     text = re.sub(r"\s+", " ", html)
     t = STRINGS[lang]
