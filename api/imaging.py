@@ -1,31 +1,59 @@
-"""Image work off the event loop: a process pool (both cores) or threads in-process.
+"""Image work off the event loop: process pools (both cores) or threads in-process.
 
 Workers return plain values or an error code, so nothing but numbers and codes crosses
 the process boundary; image bytes are never written anywhere.
+
+Kiosks have capacity of their own: their probes (and framing hints) run on one pool,
+enrolment photos, retakes and the counter's face counts on another, so a kiosk's match
+never waits behind a customer's upload. Each pool takes a bounded number of tasks at a
+time; beyond it a request is answered ``503 busy`` at once instead of queueing without
+end. Worker processes start with an environment cleaned of every secret
+(:mod:`api.sandbox`) and are handed only the engine's name and the image limits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from api.problems import Problem
-from api.runtime import make_embedder
+from api.runtime import image_limits
+from api.sandbox import CleanSpawnContext
 from api.settings import Settings
-from enroll import Embedder, EnrollError
+from enroll import DEFAULT_ENGINE, Embedder, EnrollError, ImageLimits
+from enroll import make_embedder as make_engine_embedder
 
 _worker_embedder: Embedder | None = None
 
+#: Kinds of work on the kiosks' own pool; everything else goes to the uploads' pool.
+KIOSK_WORK = frozenset({"probe", "boxes"})
 
-def _init_worker(settings_json: str) -> None:
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """All a worker process is given: which engine, and the image limits."""
+
+    engine: str
+    limits: ImageLimits
+    min_face_size: int
+
+
+def worker_setup(settings: Settings) -> WorkerSetup:
+    """What workers of this deployment are handed (never a key, PIN or token)."""
+    return WorkerSetup(
+        settings.face_engine or DEFAULT_ENGINE.name, image_limits(settings), settings.min_face_size
+    )
+
+
+def _init_worker(setup: WorkerSetup) -> None:
     global _worker_embedder
-    embedder = make_embedder(Settings.model_validate_json(settings_json))
+    embedder = make_engine_embedder(setup.engine, setup.limits, min_face_size=setup.min_face_size)
     embedder.warm_up()
     _worker_embedder = embedder
 
@@ -62,31 +90,56 @@ def _in_worker(kind: str, data: bytes) -> tuple[str, Any]:
     return _run(_worker_embedder, kind, data)
 
 
+class _Pool:
+    """One executor and how many tasks it may hold at once (running or waiting)."""
+
+    def __init__(self, executor: Executor, workers: int) -> None:
+        self.executor = executor
+        self.limit = 4 * workers + 4
+        self.busy = 0
+
+
 class ImageWork:
     """Runs detection and encoding without blocking the event loop."""
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
         self._embedder = embedder
         self._processes = settings.image_workers > 0
-        self._executor: Executor
         if self._processes:
-            self._executor = ProcessPoolExecutor(
-                max_workers=settings.image_workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(settings.model_dump_json(),),
-            )
+            setup = worker_setup(settings)
+            self._kiosks = self._process_pool(settings.image_workers, setup)
+            self._uploads = self._process_pool(settings.upload_workers, setup)
         else:
-            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="image")
+            self._kiosks = _Pool(ThreadPoolExecutor(2, thread_name_prefix="image-kiosk"), 2)
+            self._uploads = _Pool(ThreadPoolExecutor(2, thread_name_prefix="image-upload"), 2)
+
+    @staticmethod
+    def _process_pool(workers: int, setup: WorkerSetup) -> _Pool:
+        executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=CleanSpawnContext(),
+            initializer=_init_worker,
+            initargs=(setup,),
+        )
+        return _Pool(executor, workers)
 
     async def _call(self, kind: str, data: bytes) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._processes:
-            status, value = await loop.run_in_executor(self._executor, _in_worker, kind, data)
-        else:
-            status, value = await loop.run_in_executor(
-                self._executor, _run, self._embedder, kind, data
+        pool = self._kiosks if kind in KIOSK_WORK else self._uploads
+        if pool.busy >= pool.limit:
+            raise Problem(
+                "busy", "too many images in progress; try again", headers={"Retry-After": "1"}
             )
+        pool.busy += 1
+        loop = asyncio.get_running_loop()
+        try:
+            if self._processes:
+                status, value = await loop.run_in_executor(pool.executor, _in_worker, kind, data)
+            else:
+                status, value = await loop.run_in_executor(
+                    pool.executor, _run, self._embedder, kind, data
+                )
+        finally:
+            pool.busy -= 1
         if status == "error":
             code, message, count = value
             extra = {"count": count} if count is not None else {}
@@ -119,4 +172,5 @@ class ImageWork:
 
     def close(self) -> None:
         """Stop the workers."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._kiosks, self._uploads):
+            pool.executor.shutdown(wait=False, cancel_futures=True)

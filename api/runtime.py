@@ -116,15 +116,20 @@ def fault_hook(settings: Settings) -> Callable[[str], None]:
     return hook
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The real face embedder of the configured engine, with the configured limits."""
-    limits = ImageLimits(
+def image_limits(settings: Settings) -> ImageLimits:
+    """The limits every image is decoded under (bytes, pixels, work)."""
+    return ImageLimits(
         max_bytes=settings.max_image_bytes,
         max_pixels=settings.max_image_pixels,
         working_size=settings.working_size,
+        cpu_seconds=settings.image_cpu_seconds,
     )
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The real face embedder of the configured engine, with the configured limits."""
     name = settings.face_engine or DEFAULT_ENGINE.name
-    return make_engine_embedder(name, limits, min_face_size=settings.min_face_size)
+    return make_engine_embedder(name, image_limits(settings), min_face_size=settings.min_face_size)
 
 
 def choose_engine(settings: Settings, recorded: str | None) -> EngineSpec:

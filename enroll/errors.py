@@ -94,6 +94,33 @@ class ImageTooLarge(EnrollError):
         return {"kind": self.kind, "actual": self.actual, "limit": self.limit}
 
 
+class ImageTooComplex(EnrollError):
+    """The image would take too much work to decode: too many JPEG scans or frames, or
+    its decode ran past the CPU-time budget and was abandoned."""
+
+    code: ClassVar[str] = "image_too_complex"
+    default_message: ClassVar[str] = "The image is too complex to decode."
+
+    def __init__(
+        self,
+        kind: Literal["scans", "frames", "cpu"],
+        limit: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        #: which bound was reached
+        self.kind: Literal["scans", "frames", "cpu"] = kind
+        #: the bound (a count, or CPU seconds)
+        self.limit = limit
+        if message is None:
+            what = {"scans": "JPEG scans", "frames": "frames", "cpu": "CPU seconds"}[kind]
+            message = f"The image is too complex to decode (more than {limit:g} {what})."
+        super().__init__(message)
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"kind", "limit"}``."""
+        return {"kind": self.kind, "limit": self.limit}
+
+
 class NoFace(EnrollError):
     """No face was found in the image."""
 

@@ -3,13 +3,22 @@
 Only JPEG, PNG and WebP are accepted. Size limits are enforced from the file header
 *before* any pixel data is decoded, so decompression bombs are refused cheaply. Nothing is
 ever written to disk.
+
+Work is bounded too, not only bytes and pixels: a small progressive JPEG with thousands
+of scans takes seconds of CPU to decode. The number of JPEG scans (SOS markers) and of
+frames is checked before decoding, and each decode runs under a CPU-time budget: the
+compressed data is fed to the decoder in small pieces, and when the thread's CPU time
+passes the budget the decode is abandoned (:class:`ImageTooComplex`).
 """
 
 from __future__ import annotations
 
+import re
 import struct
+import time
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -17,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps
 
-from enroll.errors import ImageTooLarge, NotAnImage
+from enroll.errors import ImageTooComplex, ImageTooLarge, NotAnImage
 
 __all__ = ["DecodedImage", "ImageLimits", "decode_image"]
 
@@ -51,18 +60,25 @@ class ImageLimits:
 
     ``max_bytes`` caps the encoded size, ``max_pixels`` the decoded width x height (judged
     from the header), ``working_size`` is the long side in pixels the image is shrunk to
-    before face detection (images are never upscaled).
+    before face detection (images are never upscaled). ``max_scans`` caps a JPEG's scans
+    (a progressive JPEG from a camera or an encoder has about ten), ``max_frames`` the
+    frames of any format, and ``cpu_seconds`` the CPU time of one decode.
     """
 
     max_bytes: int = 15 * 1024 * 1024
     max_pixels: int = 50_000_000
     working_size: int = 640
+    max_scans: int = 32
+    max_frames: int = 16
+    cpu_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "working_size"):
+        for name in ("max_bytes", "max_pixels", "working_size", "max_scans", "max_frames"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"ImageLimits.{name} must be a positive int")
+        if not self.cpu_seconds > 0:
+            raise ValueError("ImageLimits.cpu_seconds must be positive")
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +123,8 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> DecodedImage
     header_size = _sniff_header_size(data)  # raises NotAnImage for other formats
     if header_size is not None:
         _check_pixels(header_size, limits)
+    if data.startswith(_JPEG_MAGIC):
+        _check_jpeg_work(data, limits)
 
     try:
         # Second line of defence (sizes were already checked from the header above):
@@ -126,18 +144,49 @@ def decode_image(data: bytes, limits: ImageLimits | None = None) -> DecodedImage
         raise NotAnImage(reason) from None
 
 
+class _Budgeted(BytesIO):
+    """The upload, read by the decoder a piece at a time; each read checks the thread's
+    CPU time against the budget, so a decode that takes too long stops mid-way."""
+
+    def __init__(self, data: bytes, seconds: float) -> None:
+        super().__init__(data)
+        self._seconds = seconds
+        self._start = time.thread_time()
+
+    def check(self) -> None:
+        """Raise :class:`ImageTooComplex` once the budget is spent."""
+        if time.thread_time() - self._start > self._seconds:
+            raise ImageTooComplex("cpu", self._seconds)
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.check()
+        return super().read(size)
+
+
+#: Bytes of compressed data handed to the decoder at a time (Pillow's default is 64 KB):
+#: the budget is checked between pieces.
+_PIECE = 4 * 1024
+
+
 def _decode(data: bytes, limits: ImageLimits) -> DecodedImage:
-    with Image.open(BytesIO(data), formats=_PIL_FORMATS) as opened:
-        return _decode_opened(opened, limits)
+    source = _Budgeted(data, limits.cpu_seconds)
+    with Image.open(source, formats=_PIL_FORMATS) as opened:
+        opened.decodermaxblock = _PIECE
+        return _decode_opened(opened, limits, source.check)
 
 
-def _decode_opened(img: Image.Image, limits: ImageLimits) -> DecodedImage:
+def _decode_opened(
+    img: Image.Image, limits: ImageLimits, budget: Callable[[], None] = lambda: None
+) -> DecodedImage:
     if img.format not in _ACCEPTED_FORMATS:  # pragma: no cover - formats= already restricts
         raise NotAnImage("unsupported_format")
     header_w, header_h = img.size
     _check_pixels((header_w, header_h), limits)
 
-    if getattr(img, "n_frames", 1) > 1:
+    frames = getattr(img, "n_frames", 1)
+    if frames > limits.max_frames:
+        raise ImageTooComplex("frames", limits.max_frames)
+    if frames > 1:
         img.seek(0)  # animated PNG/WebP: first frame only
 
     orientation = _orientation(img)
@@ -154,12 +203,14 @@ def _decode_opened(img: Image.Image, limits: ImageLimits) -> DecodedImage:
         )
         img.draft("RGB", draft_target)
     img.load()  # raises OSError("image file is truncated ...") for truncated data
+    budget()
 
     if orientation not in (None, 1):
         img = _exif_transpose(img)
     img = _to_rgb(img)
     if img.size != working:
         img = img.resize(working, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    budget()
 
     pixels = np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
     if pixels.ndim != 3 or pixels.shape[2] != 3:  # pragma: no cover - _to_rgb guarantees RGB
@@ -211,6 +262,50 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             return int(width), int(height)
         pos += 2 + length
     return None
+
+
+#: The next marker after entropy-coded data: 0xFF followed by neither a stuffed zero, a
+#: restart marker nor a fill byte.
+_NEXT_MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+#: Start-of-frame markers (SOF0-SOF15 without DHT, JPG and DAC).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _check_jpeg_work(data: bytes, limits: ImageLimits) -> None:
+    """Count the frames and scans of the first JPEG image in ``data`` (up to its EOI,
+    walking over each scan's entropy-coded data) and refuse one with too many."""
+    pos, end = 2, len(data)
+    frames = scans = 0
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                return
+            pos = found.end() - 2
+            continue
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if marker == 0xD9:  # end of image: what follows (an MPO's next picture) is a frame
+            return
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if marker in _SOF:
+            frames += 1
+            if frames > limits.max_frames:
+                raise ImageTooComplex("frames", limits.max_frames)
+        pos += 2 + length
+        if marker == 0xDA:
+            scans += 1
+            if scans > limits.max_scans:
+                raise ImageTooComplex("scans", limits.max_scans)
+            found = _NEXT_MARKER.search(data, pos)
+            if found is None:
+                return
+            pos = found.end() - 2
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:

@@ -87,3 +87,35 @@ def landscape(width: int = 900, height: int = 600, seed: int = 7) -> Image.Image
     img = np.where(ground[..., None], grass, sky)
     img = img + rng.normal(0.0, 6.0, img.shape)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def _jpeg_scan_units(data: bytes) -> tuple[bytes, list[bytes]]:
+    """A progressive JPEG split into its header and one unit per scan (the tables before a
+    scan, its SOS segment and its entropy-coded data)."""
+    import re
+
+    next_marker = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
+    pos, starts, ends = 2, [], []
+    while data[pos + 1] != 0xD9:
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        end = pos + 2 + length
+        if data[pos + 1] == 0xDA:
+            found = next_marker.search(data, end)
+            assert found is not None
+            end = found.end() - 2
+            starts.append(pos)
+            ends.append(end)
+        pos = end
+    units = [data[(ends[i - 1] if i else starts[0]) : ends[i]] for i in range(len(starts))]
+    return data[: starts[0]], units
+
+
+def jpeg_with_scans(scans: int, size: int = 3000) -> bytes:
+    """A small progressive JPEG of a flat ``size`` x ``size`` picture whose last scan is
+    repeated until the file has ``scans`` scans: each repeat is a few dozen bytes, yet
+    the decoder walks every block of the picture again (libjpeg only warns about the
+    bogus progression). 2,000 scans are about 150 KB and seconds of CPU to decode."""
+    picture = Image.new("RGB", (size, size), (120, 130, 140))
+    header, units = _jpeg_scan_units(encode(picture, "JPEG", progressive=True, quality=90))
+    extra = max(0, scans - len(units))
+    return header + b"".join(units) + units[-1] * extra + b"\xff\xd9"
