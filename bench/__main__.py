@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.accuracy import eval_rows
 from bench.faces import ROOT, Synth, real_embeddings
+from bench.kekstart import kek_coldstart_rows
 from bench.report import REQUIRED, Row, machine, table, write_json
 from bench.sections import (
     Context,
@@ -36,6 +37,7 @@ PARTS: dict[str, Callable[[Context], list[Row]]] = {
     "image": image_rows,
     "search": search_rows,
     "coldstart": coldstart_rows,
+    "kek": kek_coldstart_rows,
     "service": service_rows,
     "eval": eval_rows,
 }
