@@ -107,7 +107,7 @@ def create_app(
     state.startup = (
         Startup(runtime, start=lambda: start_runtime(runtime), on_ready=follow)
         if background_start
-        else Startup.already_started(runtime)
+        else Startup.already_started(runtime, on_ready=follow)
     )
     state.readiness = WriteProbe(runtime.vault.engine, runtime.vault.now)
     state.checkins = DeliveryWorker(runtime.vault, settings, registry=state.metrics.registry)
@@ -154,8 +154,10 @@ def create_app(
     for module in (kiosk, staff, credentials, me, auditor, health, pages, compliance, checkin):
         app.include_router(module.router)
     app.add_middleware(LoadingGate, ready=lambda: state.startup is None or state.startup.ready)
-    app.add_middleware(ErrorCounter, metrics=state.metrics)
     app.add_middleware(RequestIdContext)
     app.add_middleware(BodyGate, settings=settings)
     app.add_middleware(RequestContext, db_lock_wait=settings.db_lock_timeout_seconds)
+    # Outermost: errors answered by any layer (authentication before the body, the body
+    # limit, the start gate) are counted too.
+    app.add_middleware(ErrorCounter, metrics=state.metrics)
     return app

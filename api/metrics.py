@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -178,5 +179,19 @@ class ErrorCounter:
             raise
         finally:
             if status >= 400:
-                route = getattr(scope.get("route"), "path", None) or "(no route)"
-                self.metrics.http_errors.labels(route, str(status)).inc()
+                self.metrics.http_errors.labels(_route_template(scope), str(status)).inc()
+
+
+def _route_template(scope: Scope) -> str:
+    """The template of the route a request was for (answered by the router, or found
+    here when a layer before it answered), or ``(no route)``."""
+    route = scope.get("route")
+    if route is None and scope.get("app") is not None:
+        from api.gate import api_routes
+
+        for candidate in api_routes(scope["app"].router.routes):
+            match, _ = candidate.matches(scope)
+            if match == Match.FULL:
+                route = candidate
+                break
+    return str(getattr(route, "path", None) or "(no route)")

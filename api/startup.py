@@ -61,9 +61,12 @@ class Startup:
         self.attempts = 0
 
     @classmethod
-    def already_started(cls, runtime: Runtime) -> Startup:
-        """For a runtime whose index is built: ready at once."""
-        startup = cls(runtime, start=lambda: None)
+    def already_started(
+        cls, runtime: Runtime, *, on_ready: Callable[[], None] = lambda: None
+    ) -> Startup:
+        """For a runtime whose index is built: ready at once (``on_ready`` runs when the
+        app starts)."""
+        startup = cls(runtime, start=lambda: None, on_ready=on_ready)
         startup._ready.set()
         return startup
 
