@@ -764,10 +764,14 @@ def main() -> None:
     """Entry point of the ``facekeep`` console script."""
     # Everything facekeep writes (databases, key files, exports) is private to its user.
     os.umask(0o077)
+    import logging
+
     from api.logs import configure
 
-    # Warnings and errors of any command as JSON lines on stderr (serve sets its level).
-    configure("WARNING")
+    # Warnings and errors of any command as JSON lines on stderr (serve sets its level);
+    # a host that already routes logging (a test runner calling main()) keeps its own.
+    if not logging.getLogger().handlers:
+        configure("WARNING")
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
