@@ -169,6 +169,7 @@ class KekHealth:
         self._checked = 0.0
         self._running: threading.Thread | None = None
         self._running_since = 0.0
+        self._holder: dict[str, Any] = {}
 
     def check(self) -> dict[str, Any]:
         """``{"ok", "provider", "latency_ms" | "error"}``, cached for ``ttl`` seconds."""
