@@ -58,7 +58,8 @@ MIN_REQUESTS = int(os.environ.get("FUZZ_MIN_REQUESTS", "300"))
 RANDOM = os.environ.get("FUZZ_RANDOM", "") not in ("", "0")
 # Callers the route refuses are answered before any parsing: two cases each suffice.
 REFUSED_EXAMPLES = 2
-ROLES = ("admin", "kiosk", "auditor", "customer")
+ROLES = ("admin", "staff", "kiosk", "auditor", "customer")
+STAFF_PIN = "493817"
 VENUE = "hcm-1"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
@@ -110,7 +111,29 @@ class Callers:
             )
             self.tokens[role] = secret
             self.made.append(secret)
+        from api import accounts
+
+        accounts.create_staff(
+            engine,
+            staff_id="fuzz-staff",
+            name="",
+            venues=(VENUE,),
+            pin=STAFF_PIN,
+            now=now,
+            actor=SYSTEM,
+        )
+        self.new_session()
         self.new_customer()
+
+    def new_session(self) -> None:
+        from datetime import UTC, datetime
+
+        from api import accounts
+
+        engine = self.runtime.vault.engine
+        token, _ = accounts.sign_in(engine, "fuzz-staff", STAFF_PIN, now=datetime.now(UTC))
+        self.tokens["staff"] = token
+        self.made.append(token)
 
     def new_customer(self) -> None:
         result = enroll_vectors(self.runtime, [self.vector], consent(), actor=SYSTEM)
@@ -122,6 +145,20 @@ class Callers:
             code = self.tokens["customer"]
             if self.runtime.vault.customer_by_code_hash(hash_access_code(code)) is None:
                 self.new_customer()
+        if role == "staff":  # a fuzzed DELETE /v1/staff/sessions/current signed it out
+            from datetime import UTC, datetime, timedelta
+
+            from api import accounts
+
+            alive = accounts.session_account(
+                self.runtime.vault.engine,
+                self.tokens["staff"],
+                now=datetime.now(UTC),
+                idle=timedelta(minutes=15),
+                max_age=timedelta(hours=12),
+            )
+            if alive is None:
+                self.new_session()
         return self.tokens[role]
 
 
