@@ -16,6 +16,7 @@ import numpy.typing as npt
 from api.access import hash_access_code, new_access_code
 from api.runtime import Runtime
 from vault import Actor, ConsentRequest, Enrolment, Hit, InvalidRequest
+from vault.index import wipe
 from vault.likeness import MAX_FRAMES, combine, require_one_person
 from vault.templates import check_embedding, check_embeddings
 
@@ -55,15 +56,19 @@ def enroll_vectors(
     The photos must show one person (:class:`vault.FacesDiffer` otherwise, and nothing
     is written)."""
     vectors = check_embeddings(embeddings)
-    require_one_person(vectors, runtime.vault.threshold)
-    code = new_access_code()
-    enrolment = runtime.vault.enroll(
-        vectors,
-        consent,
-        actor=actor,
-        customer_id=customer_id,
-        access_code_hash=hash_access_code(code),
-    )
+    try:
+        require_one_person(vectors, runtime.vault.threshold)
+        code = new_access_code()
+        enrolment = runtime.vault.enroll(
+            vectors,
+            consent,
+            actor=actor,
+            customer_id=customer_id,
+            access_code_hash=hash_access_code(code),
+        )
+    finally:
+        for vector in vectors:  # the vault sealed and indexed its own copies
+            wipe(vector)
     return EnrolmentResult(enrolment, code)
 
 

@@ -340,6 +340,14 @@ def _select(batch: Batch, keep: list[int]) -> Batch:
     )
 
 
+def wipe(array: npt.NDArray[Any]) -> None:
+    """Overwrite a buffer that held decrypted templates with zeros, as the index does
+    with a leaving customer's rows and the key store with data keys (best effort: only
+    copies the vault made itself can be found and overwritten)."""
+    if array.flags.writeable:
+        array.fill(0)
+
+
 class Loader:
     """One bulk load in progress (see :meth:`MatchIndex.start_load`)."""
 
@@ -440,6 +448,8 @@ class MatchIndex:
         old = len(self._owner)
         vectors = np.zeros((new, DIM), dtype=np.float32)
         vectors[:old] = self._vectors
+        # The old matrix holds decrypted templates: overwrite it before letting it go.
+        self._vectors.fill(0.0)
         norms = np.full(new, np.inf, dtype=np.float32)
         norms[:old] = self._norms
         owner = np.full(new, -1, dtype=np.int32)

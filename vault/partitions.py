@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from vault.index import ANN_MIN, CANDIDATES, DIM, Batch, Grant, Hit, Loader, MatchIndex
+from vault.index import ANN_MIN, CANDIDATES, DIM, Batch, Grant, Hit, Loader, MatchIndex, wipe
 
 __all__ = ["Partition", "PartitionedIndex"]
 
@@ -137,6 +137,8 @@ class PartitionedIndex:
                     self._parts[key].set_grants(customer_id, sub)
                 elif vectors is not None:
                     self._part(key).put(customer_id, vectors, sub)
+            if vectors is not None:
+                wipe(vectors)  # the copy taken to fill the new partitions
             self._remember(customer_id, split)
 
     def grants(self, customer_id: str) -> tuple[Grant, ...]:
@@ -174,6 +176,8 @@ class PartitionedIndex:
                         share = len(sub.vectors) / max(1, len(batch.vectors))
                         loader = loaders[key] = self._part(key).start_load(int(expected * share))
                     loader.feed(sub)
+                    if sub.vectors is not batch.vectors:
+                        wipe(sub.vectors)  # a partition's copy of decrypted templates
                 with self._lock:
                     for customer_id, grants in zip(batch.customer_ids, batch.grants, strict=True):
                         if grants:

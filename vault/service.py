@@ -57,7 +57,7 @@ from vault.errors import (
     InvalidRequest,
     ReenrolAtCounter,
 )
-from vault.index import Batch, Grant, Hit
+from vault.index import Batch, Grant, Hit, wipe
 from vault.likeness import require_one_person, require_same_person
 from vault.loading import LoadProgress, prefetched
 from vault.models import (
@@ -525,7 +525,11 @@ class Vault:
             if unverified_ok:
                 return False
             raise ReenrolAtCounter(customer_id)
-        require_same_person(vectors, enrolled, self.threshold)
+        try:
+            require_same_person(vectors, enrolled, self.threshold)
+        finally:
+            for template in enrolled:  # decrypted only for this comparison
+                wipe(template)
         return True
 
     # -- matching ------------------------------------------------------------------------
@@ -1251,6 +1255,7 @@ class Vault:
                 flat = np.frombuffer(b"".join(plain), dtype="<f4").astype(np.float32)
                 batch.vectors = flat.reshape(-1, 128)
                 yield batch
+                wipe(batch.vectors)  # the index copied them; this copy is not kept
 
     def _grants(self, conn: Connection, customer_id: str) -> tuple[Grant, ...]:
         now = self._clock()
@@ -1271,6 +1276,8 @@ class Vault:
             grants = self._grants(conn, customer_id)
         if not grants:
             self.index.remove(customer_id)
+            for buffer in vectors or ():
+                wipe(buffer)
             return
         if vectors is not None:
             self.unreadable.pop(customer_id, None)  # a new set of templates replaced them
@@ -1286,7 +1293,12 @@ class Vault:
                 return
             vectors = [np.frombuffer(p, dtype="<f4").astype(np.float32) for p in opened]
         if vectors:
-            self.index.put(customer_id, np.stack(vectors), grants)
+            stacked = np.stack(vectors)
+            self.index.put(customer_id, stacked, grants)
+            # The index keeps its own copy: overwrite the vault's (the embeddings of an
+            # enrolment or retake, or templates just decrypted).
+            for buffer in (stacked, *vectors):
+                wipe(buffer)
         else:
             self.index.remove(customer_id)
 
