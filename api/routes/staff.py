@@ -64,10 +64,13 @@ def create_venue(body: VenueIn, request: Request, principal: Principal = Auth) -
     return {"id": body.id, "name": body.name}
 
 
-@router.get("/v1/venues", **roles("admin"))
-def list_venues(request: Request) -> Any:
-    """Every venue."""
-    return {"venues": credentials.list_venues(app_state(request).runtime.vault.engine)}
+@router.get("/v1/venues", **roles("admin", "staff"))
+def list_venues(request: Request, principal: Principal = Auth) -> Any:
+    """Every venue (for staff: the venues they work at, for the counter's choice)."""
+    found = credentials.list_venues(app_state(request).runtime.vault.engine)
+    if principal.role == "staff":
+        found = [v for v in found if v["id"] in principal.venues]
+    return {"venues": found}
 
 
 @router.post("/v1/kiosks", status_code=201, **roles("admin"))

@@ -132,6 +132,9 @@ def test_staff_work_only_at_their_venues(svc, photos, problem) -> None:
         == "active"
     )
 
+    # The counter lists only the staff member's venues.
+    r = svc.client.get("/v1/venues", headers=staff.headers)
+    assert [v["id"] for v in r.json()["venues"]] == [HERE]
     # Never: erase, re-enrol photos, kiosks, keys, staff accounts, venues, audit data,
     # the registers.
     forbidden = [
