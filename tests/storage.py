@@ -7,6 +7,7 @@ Imported as ``tests.storage`` (pytest puts the project root on ``sys.path``).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,17 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """Poll ``check`` every 0.1 s until it holds; fail naming ``what`` after ``timeout``.
+    (A bound on waiting, not a timed assert: how fast it holds is not checked.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 # -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------

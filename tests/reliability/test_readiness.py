@@ -25,6 +25,7 @@ from api import credentials
 from api.operations import enroll_vectors
 from api.runtime import Runtime, init_data_dir, open_runtime
 from tests.keys.providers import BaoServer
+from tests.storage import wait_until
 from vault import SYSTEM, ConsentRequest
 
 VENUE = "hcm-1"
@@ -110,15 +111,6 @@ def consent() -> ConsentRequest:
     )
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 @pytest.mark.faces
 def test_readiness_during_load_and_on_kek_outage(
     make_deployment: Callable[..., Any],
@@ -167,8 +159,8 @@ def test_readiness_during_load_and_on_kek_outage(
     # The load's batch unwraps are held: the port answers, readiness says loading.
     proxy.hold = "batch"
     server = deployment.serve("ready", wait=False, **env)
-    wait_for(lambda: _status(server.url + "/healthz") == 200, "the port opens")
-    wait_for(lambda: proxy.held > 0, "the load reaches the KEK")
+    wait_until(lambda: _status(server.url + "/healthz") == 200, "the port opens")
+    wait_until(lambda: proxy.held > 0, "the load reaches the KEK")
     ready = httpx.get(server.url + "/readyz", timeout=10)
     assert ready.status_code == 503, ready.text
     body = ready.json()
@@ -182,7 +174,7 @@ def test_readiness_during_load_and_on_kek_outage(
 
     # Released: the start is retried and finishes; matches are served.
     proxy.hold = None
-    wait_for(lambda: _status(server.url + "/readyz") == 200, "ready after the KEK answers")
+    wait_until(lambda: _status(server.url + "/readyz") == 200, "ready after the KEK answers")
     body = httpx.get(server.url + "/readyz", timeout=10).json()
     assert body["status"] == "ready" and body["index_templates"] == 3
     assert body["kek"]["ok"] is True and body["kek"]["provider"] == "transit"
@@ -208,7 +200,7 @@ def test_readiness_during_load_and_on_kek_outage(
     assert enrol.json()["code"] == "kek_unavailable" and enrol.headers["retry-after"]
 
     proxy.hold = None
-    wait_for(lambda: _status(server.url + "/readyz") == 200, "ready again", timeout=30)
+    wait_until(lambda: _status(server.url + "/readyz") == 200, "ready again", timeout=30)
     server.stop()
     for line in server.log_text().splitlines():  # every log line is JSON
         assert line.startswith("{") and line.endswith("}"), line

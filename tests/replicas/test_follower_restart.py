@@ -10,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,8 @@ import httpx
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.storage import wait_until
 
 METRICS_TOKEN = "metrics-" + "f" * 24
 
@@ -87,40 +88,10 @@ def private_pg() -> Iterator[PrivatePostgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@dataclass
-class Replica:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def readyz(self) -> tuple[int, dict[str, Any]]:
-        try:
-            r = httpx.get(self.url + "/readyz", timeout=10)
-        except httpx.HTTPError:
-            return 0, {}
-        return r.status_code, r.json()
-
-
-def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    import json
-
-    out = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, check=True
-    )
-    return dict(json.loads(out.stdout))
-
-
-def _wait(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 @pytest.fixture
-def replicas(tmp_path: Path, private_pg: PrivatePostgres) -> Iterator[list[Replica]]:
+def replicas(
+    replica_pair: Callable[[dict[str, str]], list[Any]], private_pg: PrivatePostgres
+) -> list[Any]:
     engine = create_engine(private_pg.url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         for name in ("fk_vault", "fk_keys"):
@@ -136,36 +107,7 @@ def replicas(tmp_path: Path, private_pg: PrivatePostgres) -> Iterator[list[Repli
         "FACEKEEP_FOLLOW_INTERVAL_SECONDS": "20",
         "FACEKEEP_METRICS_TOKEN": METRICS_TOKEN,
     }
-    first, second = tmp_path / "a", tmp_path / "b"
-    _cli({**env, "FACEKEEP_DATA_DIR": str(first)}, "init")
-    second.mkdir(mode=0o700)
-    shutil.copytree(first / "kek", second / "kek")
-    shutil.copytree(first / "audit", second / "audit")
-    started: list[Replica] = []
-    for folder in (first, second):
-        port = _free_port()
-        log = tmp_path / f"{folder.name}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-            env={**env, "FACEKEEP_DATA_DIR": str(folder)},
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-        )
-        started.append(Replica(f"http://127.0.0.1:{port}", process, log))
-    try:
-        for replica in started:
-            _wait(lambda r=replica: r.readyz()[0] == 200, f"{replica.url} ready")
-        admin = _cli({**env, "FACEKEEP_DATA_DIR": str(first)}, "keys", "create-admin")["key"]
-        started[0].admin = admin  # type: ignore[attr-defined]
-        yield started
-    finally:
-        for replica in started:
-            replica.process.terminate()
-        for replica in started:
-            try:
-                replica.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                replica.process.kill()
+    return replica_pair(env)
 
 
 def _enrol(url: str, admin: str, photo: bytes, customer: str) -> None:
@@ -200,13 +142,13 @@ def _metric(url: str, name: str) -> float:
 
 @pytest.mark.faces
 def test_the_follower_survives_a_postgresql_restart(
-    replicas: list[Replica],
+    replicas: list[Any],
     private_pg: PrivatePostgres,
     face_bytes: Callable[[str], bytes],
     served_embedding: Callable[[str], Any],
 ) -> None:
     a, b = replicas
-    admin = a.admin  # type: ignore[attr-defined]
+    admin = a.admin
     auth = {"Authorization": f"Bearer {admin}"}
     venue = httpx.post(a.url + "/v1/venues", json={"id": "hcm-1", "name": "HCM 1"}, headers=auth)
     assert venue.status_code == 201, venue.text
@@ -230,13 +172,13 @@ def test_the_follower_survives_a_postgresql_restart(
         return r.json().get("customer") if r.status_code == 200 else None
 
     _enrol(a.url, admin, face_bytes("obama_1.jpg"), "guest-obama")
-    _wait(lambda: matched_on_b("obama_2") == "guest-obama", "B learns of A's enrolment", 5)
+    wait_until(lambda: matched_on_b("obama_2") == "guest-obama", "B learns of A's enrolment", 5)
     assert b.readyz()[1]["follower"]["state"] == "following"
 
     # The database restarts under both replicas: B is not ready while it is away...
     private_pg.restart()
     # ...and ready again once its follower has reconnected and caught up.
-    _wait(
+    wait_until(
         lambda: b.readyz()[0] == 200 and b.readyz()[1]["follower"]["reconnects"] >= 1,
         "B's follower reconnects",
     )
@@ -247,7 +189,7 @@ def test_the_follower_survives_a_postgresql_restart(
     # An enrolment on A after the restart reaches B through LISTEN again (B polls only
     # every 20 s).
     _enrol(a.url, admin, face_bytes("biden_1.jpg"), "guest-biden")
-    _wait(lambda: matched_on_b("biden_2") == "guest-biden", "B learns of it after restart", 10)
+    wait_until(lambda: matched_on_b("biden_2") == "guest-biden", "B learns of it after restart", 10)
 
     # B's listening connection is cut and an enrolment lands before it is back: B misses
     # the notification and catches up from the audit log when it reconnects.
@@ -262,8 +204,8 @@ def test_the_follower_survives_a_postgresql_restart(
     engine.dispose()
     assert len(cut) == 2  # one listener per replica
     _enrol(a.url, admin, face_bytes("kit_harington_1.jpg"), "guest-kit")
-    _wait(lambda: matched_on_b("kit_harington_2") == "guest-kit", "B catches up", 15)
-    _wait(lambda: b.readyz()[0] == 200, "B ready")
+    wait_until(lambda: matched_on_b("kit_harington_2") == "guest-kit", "B catches up", 15)
+    wait_until(lambda: b.readyz()[0] == 200, "B ready")
     status = b.readyz()[1]["follower"]
     assert status["state"] == "following" and status["reconnects"] >= 2, status
     for line in b.log.read_text().splitlines():  # every log line is JSON

@@ -6,13 +6,9 @@ the call returned, under concurrent match load."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,30 +20,10 @@ import pytest
 PG_URL = os.environ.get("FACEKEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Replica:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    import json
-
-    out = subprocess.run(
-        [sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, check=True
-    )
-    return dict(json.loads(out.stdout))
-
-
 @pytest.fixture
-def replicas(tmp_path: Path, pg_schemas: tuple[str, str]) -> Iterator[list[Replica]]:
+def replicas(
+    replica_pair: Callable[[dict[str, str]], list[Any]], pg_schemas: tuple[str, str]
+) -> list[Any]:
     vault_url, keys_url = pg_schemas
     env = {
         **os.environ,
@@ -57,46 +33,7 @@ def replicas(tmp_path: Path, pg_schemas: tuple[str, str]) -> Iterator[list[Repli
         "FACEKEEP_RETENTION_INTERVAL_SECONDS": "0",
         "FACEKEEP_FOLLOW_INTERVAL_SECONDS": "5",  # prompt updates must come from NOTIFY
     }
-    first, second = tmp_path / "a", tmp_path / "b"
-    _cli({**env, "FACEKEEP_DATA_DIR": str(first)}, "init")
-    # The second replica shares the KEK and the audit signing key (as an HSM would).
-    second.mkdir(mode=0o700)
-    shutil.copytree(first / "kek", second / "kek")
-    shutil.copytree(first / "audit", second / "audit")
-    started: list[Replica] = []
-    for folder in (first, second):
-        port = _free_port()
-        log = tmp_path / f"{folder.name}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-            env={**env, "FACEKEEP_DATA_DIR": str(folder)},
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-        )
-        started.append(Replica(f"http://127.0.0.1:{port}", process, log))
-    try:
-        for replica in started:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(replica.url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if replica.process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"replica did not start: {replica.log.read_text()[-2000:]}")
-                time.sleep(0.2)
-        admin = _cli({**env, "FACEKEEP_DATA_DIR": str(first)}, "keys", "create-admin")["key"]
-        started[0].admin = admin  # type: ignore[attr-defined]
-        yield started
-    finally:
-        for replica in started:
-            replica.process.terminate()
-        for replica in started:
-            try:
-                replica.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                replica.process.kill()
+    return replica_pair(env)
 
 
 @pytest.fixture
@@ -173,12 +110,12 @@ def _enrol(url: str, admin: str, photo: bytes, customer: str) -> dict[str, Any]:
 
 @pytest.mark.faces
 def test_two_replicas_agree_on_enrolment_revocation_and_erasure(
-    replicas: list[Replica],
+    replicas: list[Any],
     face_bytes: Callable[[str], bytes],
     served_embedding: Callable[[str], Any],
 ) -> None:
     a, b = replicas
-    admin = a.admin  # type: ignore[attr-defined]
+    admin = a.admin
     auth = {"Authorization": f"Bearer {admin}"}
     assert (
         httpx.post(
