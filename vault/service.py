@@ -1231,9 +1231,15 @@ class Vault:
 
     def _opened_batches(self, now: datetime, consenting: set[str]) -> Iterator[Batch]:
         """Decrypted templates of the active customers with a live grant, page by page;
-        adds every customer with a live grant to ``consenting``. The next pages are read
-        and their keys unwrapped on another thread meanwhile."""
-        for page in prefetched(self._keyed_pages(now), depth=2):
+        adds every customer with a live grant to ``consenting``. With an HSM or a KMS the
+        next pages are read and their keys unwrapped on another thread meanwhile."""
+        pages = self._keyed_pages(now)
+        if self.keys.kek.name != "local":
+            # An HSM or a KMS call releases the interpreter lock while it waits, so reading
+            # ahead overlaps it with decryption; with the local KEK every step holds the
+            # lock and a second thread only adds switching.
+            pages = prefetched(pages, depth=2)
+        for page in pages:
             with page.stack:
                 grants, sealed, keys = page.grants, page.sealed, page.keys
                 consenting.update(grants)
