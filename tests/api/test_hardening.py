@@ -208,7 +208,7 @@ def test_metrics_are_only_for_the_scraper(svc, make_service, problem) -> None:
 
 
 def test_an_unexpected_error_is_a_500_with_its_request_id(svc, caplog) -> None:
-    def broken(customer_id: str) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret detail 8c1f")
 
     svc.runtime.vault.show = broken  # type: ignore[method-assign]

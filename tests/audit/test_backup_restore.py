@@ -10,7 +10,6 @@ backup's copy was not).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -105,7 +104,8 @@ def test_backup_restored_after_erase_and_rotation_cannot_open_the_erased_custome
     assert rotation["details"]["destroyed_epochs"] == [1]
     assert rotation["details"]["new_epoch"] == 2
     assert rotation["actor"] == {"role": "operator", "id": "cli"}
-    kek_files = sorted(p.name for p in (d.data_dir / "kek").iterdir())
+    # (Each key file has an .owner marker naming the key store that made it.)
+    kek_files = sorted(p.name for p in (d.data_dir / "kek").glob("*.kek"))
     assert kek_files == ["epoch-000002.kek"]
 
     # (a) The live system: bob decrypts and matches, alice does not.
@@ -125,7 +125,7 @@ def test_backup_restored_after_erase_and_rotation_cannot_open_the_erased_custome
     # (b) The backup restored next to the LIVE kek/ (and the live audit key).
     restored = _restore(saved, d.data_dir, tmp_path / "restored", d.data_dir / "kek")
     assert _wrapped_rows(restored.data_dir / "keys.db") == in_backup  # alice's wrapped key IS there
-    assert os.listdir(restored.data_dir / "kek") == ["epoch-000002.kek"]
+    assert [p.name for p in (restored.data_dir / "kek").glob("*.kek")] == ["epoch-000002.kek"]
     # Through the product: open_runtime either refuses the store up front (a keys error,
     # e.g. no usable KEK epoch) or opens it and then cannot open anyone's key.
     try:
@@ -180,7 +180,7 @@ def test_rotation_output_and_log_over_several_rotations(deployment) -> None:
             "destroyed_epochs": [expected - 1],
             "rewrapped": 1,
         }
-        assert sorted(p.name for p in (d.data_dir / "kek").iterdir()) == [
+        assert sorted(p.name for p in (d.data_dir / "kek").glob("*.kek")) == [
             f"epoch-{expected:06d}.kek"
         ]
     rotations = [e["details"] for e in d.events() if e["action"] == "kek.rotate"]

@@ -157,7 +157,11 @@ def inspect(deployment: Any) -> dict[str, Any]:
         "records": records,
         "readable": readable,
         "epochs": epochs,
-        "epoch_files": sorted(p.name for p in (deployment.data_dir / "kek").glob("epoch-*")),
+        "epoch_files": sorted(p.name for p in (deployment.data_dir / "kek").glob("epoch-*.kek")),
+        # Each epoch's marker of the key store that owns it (beside its key file).
+        "owner_files": sorted(
+            p.name for p in (deployment.data_dir / "kek").glob("epoch-*.kek.owner")
+        ),
     }
 
 
@@ -252,6 +256,11 @@ def hard_invariants(
     # After a rotation (finished or recovered), one KEK epoch, and every live key under it.
     if len(state["epochs"]) != 1 or len(state["epoch_files"]) != 1:
         bad.append(f"KEK epochs left: {state['epochs']} files {state['epoch_files']}")
+    stray = [
+        f for f in state["owner_files"] if f.removesuffix(".owner") not in state["epoch_files"]
+    ]
+    if stray:
+        bad.append(f"owner markers of epochs that are gone: {stray}")
     current = max(state["epochs"])
     stale = {k: e for k, e in state["wrapped"].items() if e != current}
     if stale:
