@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from keys import KeyStore
 from vault.auditlog import AuditLog
+from vault.errors import AuditInconsistent
 from vault.models import audit_events
 from vault.receipts import read_receipts
 
@@ -24,9 +25,19 @@ MANIFEST = "manifest.json"
 
 
 def export_audit(audit: AuditLog, keys: KeyStore, out: Path) -> dict[str, Any]:
-    """Sign a fresh tree head and write everything an auditor needs into ``out``."""
+    """Sign a fresh tree head and write everything an auditor needs into ``out``.
+
+    When the signer refuses (the log no longer extends its signed heads), the export is
+    still written, up to the newest stored head, so the auditor can see what changed:
+    its check of that head's root then fails."""
     out.mkdir(parents=True, exist_ok=True)
-    head = audit.sign_head()
+    try:
+        head = audit.sign_head()
+    except AuditInconsistent:
+        stored = audit.latest_head()
+        if stored is None:
+            raise
+        head = stored
     with audit.engine.connect() as conn:
         leaves = conn.execute(
             select(audit_events.c.leaf)

@@ -207,3 +207,20 @@ def test_an_erasure_still_completes_while_signing_is_refused(log) -> None:
     assert erased.key_ids and erased.receipt is not None
     assert log.audit.alarms == 1
     assert log.runtime.keys.record(name).state == "destroyed"
+
+
+def test_an_export_is_still_written_and_fails_verification(log, tmp_path) -> None:
+    from vault.export import export_audit
+    from vault.verify import verify_export
+
+    for _ in range(3):
+        log.enrol()
+    log.audit.sign_head()
+    log.runtime.close()
+    log.rewrite_event(1)
+    log.reopen()
+    out = tmp_path / "export"
+    manifest = export_audit(log.audit, log.runtime.keys, out)
+    report = verify_export(out).to_json()
+    assert report["verdict"] != "PASS"
+    assert manifest["tree_size"] == log.heads()[-1]
