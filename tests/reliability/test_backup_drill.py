@@ -127,3 +127,5 @@ def test_a_restored_backup_reapplies_later_erasures_and_cannot_touch_production_
     rotated = prod.cli("keys", "rotate")
     assert rotated.returncode == 0, rotated.stderr
     assert rotated.json()["destroyed_epochs"] == [1]
+    progress = [json.loads(line) for line in rotated.stderr.splitlines() if '"progress"' in line]
+    assert progress[-1] == {"progress": "kek.rotate", "rewrapped": 3, "total": 3}
