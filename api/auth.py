@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -139,7 +139,7 @@ def _authenticate_in_database(request: Request, token: str) -> Principal:
 def require(*allowed: str) -> Any:
     """A dependency admitting only the given roles."""
 
-    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:  # noqa: B008
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
             raise Problem("forbidden", f"this route is not for the {principal.role} role")
         return principal

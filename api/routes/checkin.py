@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api import credentials
-from api.auth import Principal, authenticate, roles
+from api.auth import Principal, roles
+from api.deps import Caller
 from api.forms import files, read_multipart
 from api.problems import Problem
 from api.ratelimit import retry_after
@@ -34,7 +35,6 @@ from vault import InvalidRequest
 from vault.checkins import Outbox, format_secret, new_secret, parse_secret
 
 router = APIRouter()
-Auth = Depends(authenticate)
 
 #: What the page needs to call a face near enough: its box's height as a share of the
 #: frame's (a guest about an arm's length from a tablet's camera).
@@ -79,7 +79,7 @@ def _checkin_kiosk(principal: Principal) -> str:
 
 
 @router.get("/v1/kiosk/session", tags=["kiosk"], **roles("kiosk"))
-def kiosk_session(request: Request, principal: Principal = Auth) -> Any:
+def kiosk_session(request: Request, principal: Caller) -> Any:
     """What this kiosk key is for: its venue (id and name) and purposes; nothing else.
     The check-in page signs in only with a key whose purposes include ``checkin``."""
     name = None
@@ -103,7 +103,7 @@ _FRAME_BODY = _COUNT_BODY
 
 
 @router.post("/v1/kiosk/frame", tags=["kiosk"], **roles("kiosk", body=_FRAME_BODY))
-async def frame_check(request: Request, principal: Principal = Auth) -> Any:
+async def frame_check(request: Request, principal: Caller) -> Any:
     """Where the faces of one camera frame are, for the check-in page's hints: ``faces``
     (how many), ``face`` (the largest: x, y, w, h as shares of the frame) and
     ``big_enough`` (at least the server's smallest matchable face). Detection only: no
@@ -153,7 +153,7 @@ def _invalid(exc: InvalidRequest) -> Problem:
 
 
 @router.put("/v1/venues/{venue}/webhook", tags=["staff"], **roles("admin"))
-def set_webhook(venue: str, body: WebhookIn, request: Request, principal: Principal = Auth) -> Any:
+def set_webhook(venue: str, body: WebhookIn, request: Request, principal: Caller) -> Any:
     """Send this venue's check-ins to its own system. The signing secret is sealed in the
     key store and shown only here, only when facekeep made it (``secret`` absent)."""
     st = app_state(request)
@@ -185,7 +185,7 @@ def get_webhook(venue: str, request: Request) -> Any:
 
 
 @router.delete("/v1/venues/{venue}/webhook", tags=["staff"], **roles("admin"))
-def delete_webhook(venue: str, request: Request, principal: Principal = Auth) -> Any:
+def delete_webhook(venue: str, request: Request, principal: Caller) -> Any:
     """Forget this venue's own endpoint (its secret's key is destroyed); its check-ins go
     to the default endpoint, if one is configured, or nowhere."""
     st = app_state(request)

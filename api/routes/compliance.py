@@ -8,15 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, authenticate, roles
+from api.auth import roles
 from api.compliance import breach_register, request_register
 from api.compliance.breach import authority_notice, guest_notice
 from api.compliance.requests import carry_out
+from api.deps import Caller
 from api.problems import Problem
 from api.schemas import Strict
 from api.state import app_state
@@ -24,7 +25,6 @@ from vault.breaches import Scope
 from vault.requests import CHANNELS, KINDS, summary
 
 router = APIRouter(tags=["compliance"])
-Auth = Depends(authenticate)
 Id = r"^[A-Za-z0-9_-]{1,64}$"
 Text = Field(default=None, max_length=2000)
 
@@ -83,7 +83,7 @@ def list_requests(
 
 
 @router.post("/v1/requests", status_code=201, **roles("admin"))
-def open_request(body: RequestIn, request: Request, principal: Principal = Auth) -> Any:
+def open_request(body: RequestIn, request: Request, principal: Caller) -> Any:
     """Record a request received at the counter, by telephone, letter or e-mail."""
     register = request_register(app_state(request).runtime)
     opened = register.open(
@@ -99,7 +99,7 @@ def open_request(body: RequestIn, request: Request, principal: Principal = Auth)
 
 
 @router.post("/v1/requests/{request_id}/acknowledge", **roles("admin"))
-def acknowledge_request(request_id: str, request: Request, principal: Principal = Auth) -> Any:
+def acknowledge_request(request_id: str, request: Request, principal: Caller) -> Any:
     """Record that the requester was told their request is being handled."""
     register = request_register(app_state(request).runtime)
     return register.acknowledge(request_id, actor=principal.actor()).to_json(register.now())
@@ -107,7 +107,7 @@ def acknowledge_request(request_id: str, request: Request, principal: Principal 
 
 @router.post("/v1/requests/{request_id}/complete", **roles("admin"))
 async def complete_request(
-    request_id: str, body: CompleteIn, request: Request, principal: Principal = Auth
+    request_id: str, body: CompleteIn, request: Request, principal: Caller
 ) -> Any:
     """Do what the request asks (withdraw, object, restrict, erase, give access) and mark
     it completed. An access request answers with everything held (``result``)."""
@@ -133,9 +133,7 @@ async def complete_request(
 
 
 @router.post("/v1/requests/{request_id}/refuse", **roles("admin"))
-def refuse_request(
-    request_id: str, body: RefuseIn, request: Request, principal: Principal = Auth
-) -> Any:
+def refuse_request(request_id: str, body: RefuseIn, request: Request, principal: Caller) -> Any:
     """Refuse a request, saying why (for example: the requester could not be identified)."""
     register = request_register(app_state(request).runtime)
     return register.refuse(request_id, reason=body.reason, actor=principal.actor()).to_json(
@@ -156,7 +154,7 @@ def list_breaches(request: Request, open_only: bool = Query(default=False, alias
 
 # Up to 10,000 customer ids: the one JSON body larger than the default few KB.
 @router.post("/v1/breaches", status_code=201, **roles("admin", max_body=1024 * 1024))
-def open_breach(body: BreachIn, request: Request, principal: Principal = Auth) -> Any:
+def open_breach(body: BreachIn, request: Request, principal: Caller) -> Any:
     """Open a breach file: the clock to notify starts at discovery (default now)."""
     if body.venues and body.customers:
         raise Problem("invalid_scope", "give venues or customers, not both", status=422)
@@ -191,7 +189,7 @@ def get_breach(breach_id: str, request: Request) -> Any:
 
 
 @router.post("/v1/breaches/{breach_id}/steps", **roles("admin"))
-def breach_step(breach_id: str, body: StepIn, request: Request, principal: Principal = Auth) -> Any:
+def breach_step(breach_id: str, body: StepIn, request: Request, principal: Caller) -> Any:
     """Record a step: contained, authority notified, guests notified, a note, closed."""
     register = breach_register(app_state(request).runtime)
     breach = register.step(

@@ -12,20 +12,20 @@ import asyncio
 from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from api import accounts, credentials
 from api.accounts import AccountError
-from api.auth import Principal, authenticate, client_address, public, roles
+from api.auth import client_address, public, roles
+from api.deps import Caller
 from api.problems import Problem
 from api.ratelimit import retry_after
 from api.schemas import ID_PATTERN, Purpose, Strict
 from api.state import app_state
 
 router = APIRouter(tags=["credentials"])
-Auth = Depends(authenticate)
 
 # Sign-ins wait for each other (one PIN check at a time, see api.accounts); beyond this
 # many waiting, more are turned away at once rather than queued.
@@ -73,7 +73,7 @@ def list_credentials(request: Request) -> Any:
 
 
 @router.post("/v1/api-keys", status_code=201, **roles("admin"))
-def create_api_key(body: ApiKeyIn, request: Request, principal: Principal = Auth) -> Any:
+def create_api_key(body: ApiKeyIn, request: Request, principal: Caller) -> Any:
     """Make an admin, auditor or kiosk key, optionally expiring (the key is shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -102,7 +102,7 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Principal = Auth
 
 
 @router.post("/v1/api-keys/{api_key_id}/disable", **roles("admin"))
-def disable_api_key(api_key_id: str, request: Request, principal: Principal = Auth) -> Any:
+def disable_api_key(api_key_id: str, request: Request, principal: Caller) -> Any:
     """Disable any API key (admin, kiosk or auditor) at once."""
     st = app_state(request)
     key = credentials.disable_key(
@@ -115,7 +115,7 @@ def disable_api_key(api_key_id: str, request: Request, principal: Principal = Au
 
 
 @router.post("/v1/api-keys/{api_key_id}/rotate", **roles("admin"))
-def rotate_api_key(api_key_id: str, request: Request, principal: Principal = Auth) -> Any:
+def rotate_api_key(api_key_id: str, request: Request, principal: Caller) -> Any:
     """Give an API key a new secret (shown once); the old one stops working."""
     st = app_state(request)
     rotated = credentials.rotate_key(
@@ -129,7 +129,7 @@ def rotate_api_key(api_key_id: str, request: Request, principal: Principal = Aut
 
 
 @router.post("/v1/staff", status_code=201, **roles("admin"))
-def create_staff(body: StaffIn, request: Request, principal: Principal = Auth) -> Any:
+def create_staff(body: StaffIn, request: Request, principal: Caller) -> Any:
     """Make a staff account for some venues, with a PIN given or made here (shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -152,7 +152,7 @@ def create_staff(body: StaffIn, request: Request, principal: Principal = Auth) -
 
 
 @router.post("/v1/staff/{staff_id}/disable", **roles("admin"))
-def disable_staff(staff_id: str, request: Request, principal: Principal = Auth) -> Any:
+def disable_staff(staff_id: str, request: Request, principal: Caller) -> Any:
     """Disable a staff account; its sessions end at once, on every replica."""
     st = app_state(request)
     account = accounts.disable_staff(
@@ -165,7 +165,7 @@ def disable_staff(staff_id: str, request: Request, principal: Principal = Auth) 
 
 @router.post("/v1/staff/{staff_id}/rotate", **roles("admin"))
 def rotate_staff(
-    staff_id: str, request: Request, body: PinIn | None = None, principal: Principal = Auth
+    staff_id: str, request: Request, principal: Caller, body: PinIn | None = None
 ) -> Any:
     """Give a staff account a new PIN (given, or made here and shown once); its sessions
     end at once and a lock from wrong PINs is lifted."""
@@ -248,13 +248,13 @@ async def staff_sign_in(body: SignInIn, request: Request) -> Any:
 
 
 @router.get("/v1/staff/me", **roles("staff"))
-def staff_me(principal: Principal = Auth) -> Any:
+def staff_me(principal: Caller) -> Any:
     """Who is signed in, and at which venues."""
     return {"staff": principal.id, "venues": list(principal.venues)}
 
 
 @router.delete("/v1/staff/sessions/current", **roles("staff"))
-def staff_sign_out(request: Request, principal: Principal = Auth) -> Any:
+def staff_sign_out(request: Request, principal: Caller) -> Any:
     """Sign out: this session's token stops working at once, on every replica."""
     vault = app_state(request).runtime.vault
     assert principal.session is not None
@@ -263,7 +263,7 @@ def staff_sign_out(request: Request, principal: Principal = Auth) -> Any:
 
 
 @router.delete("/v1/customers/{customer_id}/access-code", **roles("admin"))
-def disable_access_code(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
+def disable_access_code(customer_id: str, request: Request, principal: Caller) -> Any:
     """Disable a customer's access code (lost, or seen by someone else); staff can issue a
     new one later with ``POST /v1/customers/{id}/access-code``."""
     vault = app_state(request).runtime.vault

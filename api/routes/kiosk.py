@@ -6,9 +6,10 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from api.auth import Principal, authenticate, roles
+from api.auth import Principal, roles
+from api.deps import Caller
 from api.forms import files, read_json_object, read_multipart, text
 from api.operations import check_frame_count, frames_probe, match_answer
 from api.problems import Problem
@@ -68,7 +69,7 @@ async def _frame_vectors(st: AppState, images: list[bytes]) -> list[object]:
     # JSON: 1 to 5 lists of 128 numbers (images come as multipart, up to the upload cap).
     **roles("kiosk", body=MATCH_BODY, max_body=64 * 1024),
 )
-async def match(request: Request, principal: Principal = Depends(authenticate)) -> Any:  # noqa: B008
+async def match(request: Request, principal: Caller) -> Any:
     """Match one guest at this kiosk's venue from 1 to 5 frames (images, or embeddings
     from a trusted edge device), combined into one probe."""
     st = app_state(request)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import Principal, authenticate, roles
+from api.auth import Principal, roles
 from api.compliance import request_register
 from api.compliance.requests import record_self_service
+from api.deps import Caller
 from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
@@ -18,7 +19,6 @@ from api.views import customer_json, erasure_json, match_history
 from vault.receipts import read_receipts
 
 router = APIRouter(tags=["customer"])
-Auth = Depends(authenticate)
 
 
 def _me(principal: Principal) -> str:
@@ -42,7 +42,7 @@ def _registered(
 
 
 @router.get("/v1/me", **roles("customer"))
-def get_me(request: Request, principal: Principal = Auth) -> Any:
+def get_me(request: Request, principal: Caller) -> Any:
     """Everything held about me, and where and when my face was matched."""
     vault = app_state(request).runtime.vault
     customer_id = _me(principal)
@@ -57,7 +57,7 @@ def get_me(request: Request, principal: Principal = Auth) -> Any:
 
 
 @router.post("/v1/me/revoke", **roles("customer"))
-def revoke_me(request: Request, body: RevokeIn | None = None, principal: Principal = Auth) -> Any:
+def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None) -> Any:
     """Withdraw my consent for one purpose, or for all."""
     st = app_state(request)
     purpose = body.purpose if body else None
@@ -74,7 +74,7 @@ def revoke_me(request: Request, body: RevokeIn | None = None, principal: Princip
 
 
 @router.post("/v1/me/objections", **roles("customer"))
-def object_me(request: Request, body: ObjectionIn, principal: Principal = Auth) -> Any:
+def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Any:
     """Object to marketing: the marketing purpose stops at once."""
     st = app_state(request)
     result = st.runtime.vault.revoke(
@@ -90,7 +90,7 @@ def object_me(request: Request, body: ObjectionIn, principal: Principal = Auth) 
 
 
 @router.put("/v1/me/templates", **roles("customer", body=TEMPLATES_BODY))
-async def replace_my_templates(request: Request, principal: Principal = Auth) -> Any:
+async def replace_my_templates(request: Request, principal: Caller) -> Any:
     """Retake my photos: 1 to 5 new photos of me replace my templates, if they show one
     person and the person enrolled (422 ``faces_differ`` otherwise, nothing changes); 409
     ``reenrol_at_counter`` when my enrolled face is of an earlier face engine."""
@@ -107,7 +107,7 @@ async def replace_my_templates(request: Request, principal: Principal = Auth) ->
 
 
 @router.delete("/v1/me", **roles("customer"))
-def erase_me(request: Request, principal: Principal = Auth) -> Any:
+def erase_me(request: Request, principal: Caller) -> Any:
     """Erase everything: my key is destroyed, my templates can never be read again."""
     st = app_state(request)
     result = st.runtime.vault.erase(

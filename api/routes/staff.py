@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import credentials
-from api.auth import Principal, authenticate, roles
+from api.auth import Principal, roles
+from api.deps import Caller
 from api.forms import files, read_multipart, text, text_list
 from api.notices import notice_for
 from api.operations import enroll_vectors, replace_access_code
@@ -28,7 +29,6 @@ from vault import LANGUAGES, ConsentRequest, CustomerNotFound
 from vault.consent import check_id
 
 router = APIRouter(tags=["staff"])
-Auth = Depends(authenticate)
 
 
 def _at_my_venues(request: Request, principal: Principal, customer_id: str) -> None:
@@ -51,7 +51,7 @@ def _storable(value: str, name: str) -> str:
 
 
 @router.post("/v1/venues", status_code=201, **roles("admin"))
-def create_venue(body: VenueIn, request: Request, principal: Principal = Auth) -> Any:
+def create_venue(body: VenueIn, request: Request, principal: Caller) -> Any:
     """Register a venue."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -65,7 +65,7 @@ def create_venue(body: VenueIn, request: Request, principal: Principal = Auth) -
 
 
 @router.get("/v1/venues", **roles("admin", "staff"))
-def list_venues(request: Request, principal: Principal = Auth) -> Any:
+def list_venues(request: Request, principal: Caller) -> Any:
     """Every venue (for staff: the venues they work at, for the counter's choice)."""
     found = credentials.list_venues(app_state(request).runtime.vault.engine)
     if principal.role == "staff":
@@ -74,7 +74,7 @@ def list_venues(request: Request, principal: Principal = Auth) -> Any:
 
 
 @router.post("/v1/kiosks", status_code=201, **roles("admin"))
-def create_kiosk(body: KioskIn, request: Request, principal: Principal = Auth) -> Any:
+def create_kiosk(body: KioskIn, request: Request, principal: Caller) -> Any:
     """Make a kiosk key bound to one venue and its purposes (the key is shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -102,7 +102,7 @@ def list_kiosks(request: Request) -> Any:
 
 
 @router.post("/v1/kiosks/{kiosk_id}/disable", **roles("admin"))
-def disable_kiosk(kiosk_id: str, request: Request, principal: Principal = Auth) -> Any:
+def disable_kiosk(kiosk_id: str, request: Request, principal: Caller) -> Any:
     """Disable a kiosk key at once."""
     st = app_state(request)
     key = credentials.disable_key(
@@ -119,7 +119,7 @@ def disable_kiosk(kiosk_id: str, request: Request, principal: Principal = Auth) 
 
 
 @router.post("/v1/enrolments", status_code=201, **roles("admin", "staff", body=ENROL_BODY))
-async def enrol(request: Request, principal: Principal = Auth) -> Any:
+async def enrol(request: Request, principal: Caller) -> Any:
     """Enrol a customer with their explicit consent and 1-5 photos."""
     st = app_state(request)
     form = await read_multipart(request, max_files=5)
@@ -186,7 +186,7 @@ def _int(value: str | None, name: str, low: int, high: int) -> int | None:
 
 
 @router.get("/v1/customers/{customer_id}", **roles("admin", "staff"))
-def get_customer(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
+def get_customer(customer_id: str, request: Request, principal: Caller) -> Any:
     """A customer's consents and template metadata (no biometric data)."""
     _at_my_venues(request, principal, customer_id)
     vault = app_state(request).runtime.vault
@@ -195,9 +195,7 @@ def get_customer(customer_id: str, request: Request, principal: Principal = Auth
 
 
 @router.put("/v1/customers/{customer_id}/templates", **roles("admin", body=TEMPLATES_BODY))
-async def staff_replace_templates(
-    customer_id: str, request: Request, principal: Principal = Auth
-) -> Any:
+async def staff_replace_templates(customer_id: str, request: Request, principal: Caller) -> Any:
     """Re-enrol at the counter: 1 to 5 new photos replace the customer's templates if they
     show one person and the person enrolled (422 ``faces_differ`` otherwise). A customer
     enrolled under an earlier face engine cannot be compared: staff, who see the person,
@@ -216,9 +214,7 @@ async def staff_replace_templates(
 
 
 @router.post("/v1/customers/{customer_id}/revoke", **roles("admin", "staff"))
-def staff_revoke(
-    customer_id: str, body: StaffRevokeIn, request: Request, principal: Principal = Auth
-) -> Any:
+def staff_revoke(customer_id: str, body: StaffRevokeIn, request: Request, principal: Caller) -> Any:
     """Revoke on the customer's behalf (one purpose or all)."""
     _at_my_venues(request, principal, customer_id)
     st = app_state(request)
@@ -235,7 +231,7 @@ def staff_revoke(
 
 
 @router.post("/v1/customers/{customer_id}/access-code", **roles("admin", "staff"))
-def staff_new_access_code(customer_id: str, request: Request, principal: Principal = Auth) -> Any:
+def staff_new_access_code(customer_id: str, request: Request, principal: Caller) -> Any:
     """Issue a new access code (shown this once) to a customer who lost theirs, after
     checking who they are at the desk; the old code stops working at once."""
     _at_my_venues(request, principal, customer_id)
@@ -247,9 +243,7 @@ def staff_new_access_code(customer_id: str, request: Request, principal: Princip
 
 
 @router.post("/v1/customers/{customer_id}/erase", **roles("admin"))
-def staff_erase(
-    customer_id: str, body: EraseIn, request: Request, principal: Principal = Auth
-) -> Any:
+def staff_erase(customer_id: str, body: EraseIn, request: Request, principal: Caller) -> Any:
     """Erase a customer (on their request or an authority's), with a reason."""
     st = app_state(request)
     _storable(body.reason, "reason")
