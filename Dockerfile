@@ -20,6 +20,7 @@ RUN python -m uv venv /opt/facekeep \
       --compile-bytecode -r requirements.prod.lock
 # 2. The code (rebuilt when it changes), installed into the environment's site-packages.
 COPY pyproject.toml README.md ./
+COPY dbkit ./dbkit
 COPY keys ./keys
 COPY vault ./vault
 COPY enroll ./enroll

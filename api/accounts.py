@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, select, update
 
-from keys.db import writing
+from dbkit import writing
 from vault import Actor
 from vault.audit import append_event
 from vault.models import staff_accounts, staff_sessions

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from keys.db import insert_ignore, writing
+from dbkit import insert_ignore, writing
 from vault import Actor
 from vault.audit import append_event
 from vault.models import api_keys, venues

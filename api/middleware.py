@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from keys.db import lock_wait
+from dbkit import lock_wait
 
 log = logging.getLogger("facekeep.access")
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, update
 
-from keys.db import insert_ignore, lock_wait, writing
+from dbkit import insert_ignore, lock_wait, writing
 from vault.models import health_probes
 
 log = logging.getLogger("facekeep.readiness")

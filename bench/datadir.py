@@ -170,7 +170,7 @@ def _build(folder: Path, synth: Synth, n: int, say: Callable[[str], None]) -> No
     from api.notices import notice_text
     from api.runtime import init_data_dir
     from api.settings import Settings
-    from keys.db import make_engine
+    from dbkit import make_engine
     from vault import SYSTEM
 
     settings = Settings(data_dir=folder, face_engine=ENGINE)

@@ -464,7 +464,7 @@ def _durable_commits(folder: Path, count: int) -> list[float]:
 
 def _keys(folder: Path, kiosks: int) -> tuple[str, list[str]]:
     from api import credentials
-    from keys.db import make_engine
+    from dbkit import make_engine
     from vault import SYSTEM
 
     engine = make_engine(f"sqlite:///{folder / 'vault.db'}")

@@ -34,9 +34,9 @@ from sqlalchemy import (
     update,
 )
 
+from dbkit import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
 from keys import aead
 from keys.datakey import DataKey, key_commitment
-from keys.db import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
 from keys.errors import (
     DecryptionFailed,
     EpochNotOwned,

@@ -19,8 +19,8 @@ from api.cli import cli
 from api.operations import enroll_images, match_images
 from api.runtime import VAULT_MIGRATIONS, init_data_dir, open_runtime
 from api.settings import Settings
+from dbkit.schema import _config
 from enroll.engines import DLIB, SFACE
-from keys.schema import _config
 from vault import SYSTEM, ConsentRequest
 from vault.errors import ModelMismatch
 

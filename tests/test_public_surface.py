@@ -10,6 +10,23 @@ import pytest
 
 SURFACES = {
     "api": {"Runtime", "Settings", "create_app", "open_runtime"},
+    "dbkit": {
+        "DEFAULT_LOCK_WAIT",
+        "LOCK_WAIT",
+        "UTCDateTime",
+        "checkpoint_truncate",
+        "current_revision",
+        "head_revision",
+        "insert_ignore",
+        "lock_wait",
+        "make_engine",
+        "normalise_url",
+        "require_current",
+        "serialise_writers",
+        "upgrade",
+        "version_table",
+        "writing",
+    },
     "keys": {
         "DataKey",
         "DecryptionFailed",

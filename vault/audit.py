@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from keys.db import serialise_writers
+from dbkit import serialise_writers
 from vault.merkle import leaf_hash
 from vault.models import audit_events
 

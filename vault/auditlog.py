@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from keys.db import writing
+from dbkit import writing
 from keys.signing import AuditSigner, SignatureInvalid, verify_signature
 from vault.audit import canonical_json
 from vault.errors import AuditInconsistent

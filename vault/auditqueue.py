@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from keys.db import serialise_writers
+from dbkit import serialise_writers
 from vault.audit import AUDIT_LOCK, Actor, canonical_json
 from vault.merkle import leaf_hash
 from vault.models import audit_events

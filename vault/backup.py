@@ -41,8 +41,9 @@ from sqlalchemy import (
     select,
 )
 
+from dbkit import schema as migrations
 from keys import KeyStore
-from keys import schema as migrations
+from keys.schema import MIGRATIONS as KEYS_MIGRATIONS
 from keys.store import data_keys, new_store_identity, store_identity
 from keys.store import metadata as keys_metadata
 from vault.audit import Actor
@@ -112,7 +113,7 @@ def take_backup(
     keys_info = _snapshot(
         keys.engine,
         keys_metadata,
-        migrations.version_table(migrations.MIGRATIONS),
+        migrations.version_table(KEYS_MIGRATIONS),
         out / KEYS_FILE,
     )
     with _open_file(out / VAULT_FILE) as conn:
@@ -252,7 +253,7 @@ def restore_backup(
     manifest = read_manifest(folder)
     for part, engine, metadata, folder_of, must_be_empty in (
         ("vault", vault_engine, vault_metadata, vault_migrations, customers),
-        ("keystore", keys_engine, keys_metadata, migrations.MIGRATIONS, data_keys),
+        ("keystore", keys_engine, keys_metadata, KEYS_MIGRATIONS, data_keys),
     ):
         revision = manifest[part]["revision"]
         _refuse_if_used(engine, must_be_empty, part)

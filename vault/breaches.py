@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from keys.db import writing
+from dbkit import writing
 from vault.audit import Actor, append_event, canonical_json
 from vault.errors import InvalidRequest, VaultError
 from vault.models import breach_steps, breach_subjects, breaches, consents, customers

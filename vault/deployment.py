@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
-from keys.db import insert_ignore, writing
+from dbkit import insert_ignore, writing
 from vault.errors import RestoreIncomplete, SigningKeyMismatch
 from vault.models import vault_settings
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, exists, func, select, update
 
-from keys.db import insert_ignore, writing
+from dbkit import insert_ignore, writing
 from vault.audit import Actor, append_event
 from vault.errors import ModelMismatch
 from vault.models import customers, templates, vault_settings

@@ -16,7 +16,7 @@ from sqlalchemy import (
     false,
 )
 
-from keys.db import UTCDateTime
+from dbkit import UTCDateTime
 
 metadata = MetaData()
 

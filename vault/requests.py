@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from keys.db import writing
+from dbkit import writing
 from vault.audit import Actor, append_event
 from vault.consent import check_id
 from vault.errors import InvalidRequest, VaultError

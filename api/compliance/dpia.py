@@ -24,7 +24,7 @@ from api.compliance import breach_register, request_register
 from api.notices import available, notice_for
 from api.runtime import Runtime
 from api.settings import Settings
-from keys.db import writing
+from dbkit import writing
 from keys.store import data_keys
 from vault import Actor
 from vault.audit import append_event

@@ -1,4 +1,4 @@
-"""Alembic environment of the keys store: runs on the engine handed over by keys.schema."""
+"""Alembic environment of the keys store: runs on the engine handed over by dbkit.schema."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import context
 
-from keys.schema import version_table
+from dbkit.schema import version_table
 from keys.store import metadata
 
 engine = context.config.attributes["engine"]

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event, text
 
 from api.readiness import WriteProbe
-from keys.db import make_engine
+from dbkit import make_engine
 from tests.conftest import ENGINE
 
 with warnings.catch_warnings():

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from api import credentials
 from api.runtime import VAULT_MIGRATIONS, init_data_dir
 from api.settings import Settings
-from keys.db import make_engine
+from dbkit import make_engine
 from vault import SYSTEM
 
 pytestmark = pytest.mark.faces

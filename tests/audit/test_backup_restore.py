@@ -19,8 +19,8 @@ import pytest
 
 from api.runtime import open_runtime
 from api.settings import Settings
+from dbkit import make_engine
 from keys import KeysError, KeyStore, LocalKekProvider
-from keys.db import make_engine
 from vault.templates import open_template
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event
 
+from dbkit import make_engine
 from keys import (
     DecryptionFailed,
     KekProvider,
@@ -17,7 +18,6 @@ from keys import (
     KeyWiped,
     LocalKekProvider,
 )
-from keys.db import make_engine
 from keys.store import _wrap_context
 
 CTX = ("facekeep/template/v1", "t_1", "model-v1")
