@@ -22,7 +22,7 @@ from bench.faces import F32, Synth, face_recognition_module, faces_dir
 from bench.http import Client, Load, Server, json_body, multipart_body, request_bytes, run_load
 from bench.report import Row
 from enroll import ImageLimits, decode_image, make_embedder
-from vault.index import Batch, Grant, MatchIndex
+from vault.index import Batch, Grant, MatchIndex, Query
 
 THRESHOLD = 0.5
 ROW1_PHOTOS = ("obama_1.jpg", "biden_1.jpg", "kit_harington_1.jpg", "rose_leslie_1.jpg")
@@ -263,9 +263,7 @@ def search_rows(ctx: Context) -> list[Row]:
         stats = index.stats()
 
         def search(probe: F32, exact: bool = False, index: MatchIndex = index) -> Any:
-            return index.search(
-                probe, purpose="checkin", venue=VENUE, now=now, threshold=THRESHOLD, exact=exact
-            )
+            return index.search(probe, Query("checkin", VENUE, now, THRESHOLD), exact=exact)
 
         for probe in probes[:50]:
             search(probe)

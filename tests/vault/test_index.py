@@ -13,7 +13,7 @@ import numpy.typing as npt
 import pytest
 
 from bench.faces import Synth
-from vault.index import Batch, Grant, MatchIndex, ann_shape
+from vault.index import Batch, Grant, MatchIndex, Query, ann_shape
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 THRESHOLD = 0.5
@@ -32,9 +32,7 @@ def grant(venue: str = "v1", purpose: str = "checkin", expires: datetime | None 
 
 
 def search(index: MatchIndex, probe, *, venue: str = "v1", exact: bool = False, now=NOW):
-    return index.search(
-        probe, purpose="checkin", venue=venue, now=now, threshold=THRESHOLD, exact=exact
-    )
+    return index.search(probe, Query("checkin", venue, now, THRESHOLD), exact=exact)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +52,17 @@ def ann_index(synth: Synth, n: int, *, ann_min: int = 4_000) -> MatchIndex:
     assert index.bulk_load(batches, expected=n) == n
     assert index.stats()["mode"] == "ann"
     return index
+
+
+def probed(
+    synth: Synth, n: int, count: int, *, seed: int
+) -> tuple[MatchIndex, npt.NDArray[np.int64], npt.NDArray[np.float32], np.random.Generator]:
+    """An approximate index of ``n`` customers, ``count`` of them drawn at random, a
+    genuine probe of each, and the generator that drew them (to draw more)."""
+    index = ann_index(synth, n)
+    rng = np.random.default_rng(seed)
+    who = rng.integers(0, n, count)
+    return index, who, synth.probes(who, rng), rng
 
 
 # -- exact semantics ---------------------------------------------------------------------
@@ -99,10 +108,8 @@ def test_ann_shape_grows_with_the_index() -> None:
 @pytest.mark.faces
 def test_ann_agrees_with_exact_search(synth: Synth) -> None:
     n = 20_000
-    index = ann_index(synth, n)
-    rng = np.random.default_rng(3)
-    who = rng.integers(0, n, 400)
-    probes = np.concatenate([synth.probes(who, rng), synth.strangers(100, rng)])
+    index, who, genuine, rng = probed(synth, n, 400, seed=3)
+    probes = np.concatenate([genuine, synth.strangers(100, rng)])
     agree = 0
     for probe in probes:
         ann, exact = search(index, probe), search(index, probe, exact=True)
@@ -122,11 +129,7 @@ def test_ann_agrees_with_exact_search(synth: Synth) -> None:
 
 @pytest.mark.faces
 def test_removal_takes_effect_at_once_in_ann_mode(synth: Synth) -> None:
-    n = 12_000
-    index = ann_index(synth, n)
-    rng = np.random.default_rng(4)
-    who = rng.integers(0, n, 50)
-    probes = synth.probes(who, rng)
+    index, who, probes, _ = probed(synth, 12_000, 50, seed=4)
     before = [search(index, p) for p in probes]
     targets = {h.customer_id for h in before if h is not None}
     assert len(targets) >= 40

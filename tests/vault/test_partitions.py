@@ -10,8 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from vault.index import Batch, Grant
-from vault.partitions import PartitionedIndex
+from vault.index import Batch, Grant, PartitionedIndex
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 T = 1.0  # threshold

@@ -37,13 +37,13 @@ def test_a_growing_index_zeroes_its_old_matrix() -> None:
     vectors = {f"c{i}": rng.normal(0, 0.1, (2, 128)).astype(np.float32) for i in range(6)}
     index.put("c0", vectors["c0"], grant)
     index.put("c1", vectors["c1"], grant)
-    old = index._vectors
+    old = index.matrix.vectors
     for name in ("c2", "c3", "c4", "c5"):
         index.put(name, vectors[name], grant)
-    assert index._vectors is not old and not old.any()
+    assert index.matrix.vectors is not old and not old.any()
     assert np.array_equal(index.vectors_of("c1"), vectors["c1"])
-    rows = list(index._entries["c1"].rows)
-    assert index.remove("c1") and not index._vectors[rows].any()
+    rows = list(index.matrix.rows_of("c1"))
+    assert index.remove("c1") and not index.matrix.vectors[rows].any()
 
 
 def test_no_copy_made_by_the_vault_stays_readable(env, faces, consent, staff) -> None:
@@ -56,13 +56,13 @@ def test_no_copy_made_by_the_vault_stays_readable(env, faces, consent, staff) ->
     assert vault.match(faces.photo("alice"), purpose="checkin", venue=VENUE, actor=staff)
 
     # A retake: the templates decrypted to compare with the new photos, and the new ones.
-    opened = recorder(vault, "open_templates", lambda _, result: result)
+    opened = recorder(vault.loader, "open_templates", lambda _, result: result)
     vault.replace_templates("alice", [faces.photo("alice")], actor=staff)
     assert opened and not any(t.any() for t in opened)
     assert not any(buffer.any() for buffer in put)
 
     # A follower's re-index decrypts again; so does a cold start, batch by batch.
-    vault._index_customer("bob")
+    vault.loader.index_customer("bob")
     assert len(put) == 4 and not put[-1].any()
     env.close(vault)
     restarted = env.open(start=False)
@@ -84,8 +84,9 @@ def test_no_copy_made_by_the_vault_stays_readable(env, faces, consent, staff) ->
     assert hit is not None and hit.customer_id == "bob"
     # Erasure: the customer leaves every partition, each zeroing the rows they held.
     (partition,) = restarted.index.partitions_of("bob")
-    part = restarted.index._parts[partition]
-    rows = list(part._entries["bob"].rows)
-    assert part._vectors[rows].any()
+    part = restarted.index.gallery(partition)
+    assert part is not None
+    rows = list(part.matrix.rows_of("bob"))
+    assert part.matrix.vectors[rows].any()
     restarted.erase("bob", reason="test", actor=staff)
-    assert not part._vectors[rows].any() and "bob" not in restarted.index
+    assert not part.matrix.vectors[rows].any() and "bob" not in restarted.index
