@@ -15,7 +15,7 @@ import math
 import threading
 from typing import TypedDict
 
-from vault.partitions import PartitionedIndex
+from vault.index import PartitionedIndex
 
 __all__ = ["RISK_LIMIT", "Gallery", "GalleryWatch", "false_match_risk", "risky_size"]
 
