@@ -15,6 +15,9 @@ import pytest
 from bench.faces import Synth
 from vault.index import Batch, Grant, MatchIndex, Query, ann_shape
 
+# No database: one pass (SQLite) proves it.
+pytestmark = pytest.mark.engine_neutral
+
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 THRESHOLD = 0.5
 REAL_PHOTOS = (

@@ -12,6 +12,9 @@ import pytest
 
 from vault.index import Batch, Grant, PartitionedIndex
 
+# No database: one pass (SQLite) proves it.
+pytestmark = pytest.mark.engine_neutral
+
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 T = 1.0  # threshold
 M = 0.05  # margin

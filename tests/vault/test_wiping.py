@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
 from vault.index import Grant, MatchIndex
 
@@ -30,6 +31,7 @@ def recorder(target: Any, name: str, pick: Any) -> list[Any]:
     return seen
 
 
+@pytest.mark.engine_neutral
 def test_a_growing_index_zeroes_its_old_matrix() -> None:
     index = MatchIndex(capacity=4)
     grant = (Grant("cs", "checkin", frozenset({VENUE}), None),)
