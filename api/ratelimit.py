@@ -9,14 +9,17 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """``rate`` tokens per second up to ``burst``; ``take`` returns seconds to wait or 0."""
+    """``rate`` tokens per second up to ``burst``; ``take`` returns seconds to wait or 0.
+
+    ``clock`` (seconds, monotonic) is a public attribute so a test can hand in a clock it
+    moves by hand instead of sleeping until a bucket refills."""
 
     def __init__(
         self, rate: float, burst: float, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.rate = rate
         self.burst = burst
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}
 
@@ -24,7 +27,7 @@ class RateLimiter:
         """Spend ``cost`` tokens of ``key``; returns 0 if allowed, else seconds until allowed."""
         if self.rate <= 0:
             return 0.0
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
@@ -40,7 +43,7 @@ class RateLimiter:
         """Seconds until ``key`` has a whole token again (0 if it has one now)."""
         if self.rate <= 0:
             return 0.0
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)

@@ -1,5 +1,6 @@
-"""Helpers shared by the key-store and vault tests: a clock moved by hand, raw access to
-a test database through a separate engine (SQLite or PostgreSQL), and backups of it.
+"""Helpers shared by the key-store and vault tests: raw access to a test database through
+a separate engine (SQLite or PostgreSQL), and backups of it. (Clocks and polling live in
+:mod:`tests.support`.)
 
 Imported as ``tests.storage`` (pytest puts the project root on ``sys.path``).
 """
@@ -7,10 +8,8 @@ Imported as ``tests.storage`` (pytest puts the project root on ``sys.path``).
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,34 +17,6 @@ from sqlalchemy import MetaData, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from keys.db import make_engine
-
-START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand (timezone-aware UTC)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll ``check`` every 0.1 s until it holds; fail naming ``what`` after ``timeout``.
-    (A bound on waiting, not a timed assert: how fast it holds is not checked.)"""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
 
 # -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------
 

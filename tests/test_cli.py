@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
+
+from tests.support import free_port, stop_process, wait_ready
 
 pytestmark = pytest.mark.faces
 
@@ -384,12 +383,6 @@ def test_demo_json_is_ok_and_leaves_nothing_behind(facekeep, private_tmp) -> Non
 # -- kiosk client -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[[Path], str]]:
     procs: list[subprocess.Popen[bytes]] = []
@@ -406,25 +399,12 @@ def server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[[Path], str
                 stderr=subprocess.STDOUT,
             )
         procs.append(proc)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    return url
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server not ready: {log.read_text()}")
+        wait_ready(proc, url + "/readyz", log.read_text)
+        return url
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path) -> None:

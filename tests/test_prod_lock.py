@@ -4,18 +4,17 @@ alone initialises a data directory and serves ``/readyz``."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from tests.support import free_port, stop_process, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", re.MULTILINE)
@@ -63,12 +62,6 @@ def _uv() -> list[str]:
     pytest.fail("uv is not installed (scripts/setup-env installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_venv_from_the_prod_lock_alone_serves(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     uv = _uv()
@@ -93,7 +86,7 @@ def test_a_venv_from_the_prod_lock_alone_serves(tmp_path: Path) -> None:
     facekeep = venv / "bin" / "facekeep"
     done = subprocess.run([str(facekeep), "init"], env=env, cwd=tmp_path, **run)
     assert done.returncode == 0, (done.stdout, done.stderr)
-    port = _free_port()
+    port = free_port()
     with (tmp_path / "serve.log").open("wb") as log:
         server = subprocess.Popen(
             [str(facekeep), "serve", "--port", str(port)],
@@ -103,20 +96,7 @@ def test_a_venv_from_the_prod_lock_alone_serves(tmp_path: Path) -> None:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 120
-            status = None
-            while time.monotonic() < deadline and server.poll() is None:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                    conn.request("GET", "/readyz")
-                    status = conn.getresponse().status
-                    conn.close()
-                    if status == 200:
-                        break
-                except OSError:
-                    pass
-                time.sleep(0.1)
-            assert status == 200, (tmp_path / "serve.log").read_text(errors="replace")[-3000:]
+            log_text = (tmp_path / "serve.log").read_text
+            wait_ready(server, f"http://127.0.0.1:{port}/readyz", log_text, timeout=120)
         finally:
-            server.terminate()
-            server.wait(30)
+            stop_process(server, grace=30)

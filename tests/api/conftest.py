@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
 from enroll import Embedder
-from tests.storage import Clock
+from tests.support import Clock, Ticker, free_port, stop_process, wait_ready
 from vault import SYSTEM, ConsentRequest
 
 with warnings.catch_warnings():
@@ -128,6 +126,15 @@ class Service:
         self.auditor = self.key("auditor", label="test auditor")
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def limiter_clock(self) -> Ticker:
+        """Put every rate limiter of the app on a clock the test moves by hand (the
+        buckets are full again once it advances), so no test sleeps for a refill."""
+        ticker = Ticker()
+        state = self.app.state.facekeep
+        for limiter in (state.match_limiter, state.code_limiter, state.code_spill):
+            limiter.clock = ticker
+        return ticker
 
     def new_client(self, address: tuple[str, int] = ("testclient", 50000)) -> TestClient:
         """Another HTTP client of the same app (optionally from another address)."""
@@ -550,12 +557,6 @@ def bad_images() -> BadImages:
 # -- a real server process -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def clean_env(pycache: Path, **extra: str) -> dict[str, str]:
     """The environment without any FACEKEEP_ setting but those given; compiled bytecode
     is cached in ``pycache`` so each subprocess does not recompile everything."""
@@ -593,27 +594,10 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"facekeep serve exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                r = httpx.get(self.url + "/readyz", timeout=1.0)
-                if r.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"facekeep serve not ready after {timeout}s:\n{self.log()}")
+        wait_ready(self.proc, self.url + "/readyz", self.log, timeout)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self._log.close()
 
 

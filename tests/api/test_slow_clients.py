@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from api.access import new_access_code
+from tests.support import free_port
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -184,7 +185,7 @@ def test_serve_refuses_the_local_kek_on_a_network_address(
     assert error["error"] == "local_kek_refused"
     assert "FACEKEEP_ALLOW_LOCAL_KEK=1" in error["message"]
     # Accepted when said so (the port then opens).
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             str(facekeep_bin),
@@ -213,9 +214,3 @@ def test_serve_refuses_the_local_kek_on_a_network_address(
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from api.cli import main
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
-from tests.storage import Clock
+from tests.support import Clock
 from vault import Actor, ConsentRequest
 
 NOTICE = "We keep a template of your face to check you in. Withdraw any time at the desk."

@@ -20,7 +20,8 @@ import pytest
 
 from api.runtime import Runtime, open_runtime
 from api.settings import Settings
-from tests.storage import Clock, query
+from tests.storage import query
+from tests.support import Clock
 from vault import Actor, ConsentRequest
 from vault.errors import AuditInconsistent
 

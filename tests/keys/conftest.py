@@ -16,7 +16,8 @@ import pytest
 
 from keys import KeyStore, LocalKekProvider
 from keys.store import metadata as keys_metadata
-from tests.storage import Backups, Clock, query, rows_containing
+from tests.storage import Backups, query, rows_containing
+from tests.support import Clock
 
 
 class Disk:

@@ -8,11 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 import subprocess
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import numpy.typing as npt
 import pytest
 
 from keys import KekProvider, KeyDestroyed, KeyStore
+from tests.support import free_port, stop_process, wait_ready
 from vault import Actor, ConsentRequest, Vault
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -33,12 +31,6 @@ def missing(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{message} (required when CI is set)", pytrace=False)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def backup_db(source: Path, destination: Path) -> Path:
@@ -155,29 +147,14 @@ class BaoServer:
         return server
 
     def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                self.stop()
-                pytest.fail(f"bao server exited early:\n{self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/v1/sys/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"bao server did not answer within {timeout} s:\n{self.log.read_text()}")
+        try:
+            wait_ready(self.process, f"{self.url}/v1/sys/health", self.log.read_text, timeout)
+        except AssertionError as exc:
+            self.stop()
+            pytest.fail(f"bao server did not start: {exc}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, grace=10)
 
 
 # -- a whole vault on a provider -----------------------------------------------------------

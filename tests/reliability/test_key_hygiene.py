@@ -27,6 +27,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tests.support import free_port
+
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
@@ -34,9 +36,7 @@ def mode(path: Path) -> int:
 
 def refused_start(deployment: Any, **env: str) -> dict[str, Any]:
     """Run ``facekeep serve`` expecting it to refuse to start; return what it said."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -25,7 +25,7 @@ from api import credentials
 from api.operations import enroll_vectors
 from api.runtime import Runtime, init_data_dir, open_runtime
 from tests.keys.providers import BaoServer
-from tests.storage import wait_until
+from tests.support import wait_until
 from vault import SYSTEM, ConsentRequest
 
 VENUE = "hcm-1"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,15 +21,9 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.storage import wait_until
+from tests.support import free_port, wait_until
 
 METRICS_TOKEN = "metrics-" + "f" * 24
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -79,7 +72,7 @@ def private_pg() -> Iterator[PrivatePostgres]:
         shutil.chown(root, "postgres")
         initdb = ["runuser", "-u", "postgres", "--", *initdb]
     subprocess.run([*initdb, "--no-sync"], check=True, capture_output=True, timeout=120)
-    pg = PrivatePostgres(root, _free_port(), bindir)
+    pg = PrivatePostgres(root, free_port(), bindir)
     pg.start()
     try:
         yield pg

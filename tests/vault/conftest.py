@@ -19,7 +19,8 @@ import pytest
 
 from keys import KeyStore, LocalKekProvider
 from keys.store import metadata as keys_metadata
-from tests.storage import Backups, Clock, query, stored_values
+from tests.storage import Backups, query, stored_values
+from tests.support import Clock
 from vault import SYSTEM, Actor, ConsentRequest, Vault
 from vault.models import metadata as vault_metadata
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.storage import Clock
+from tests.support import Clock
 from vault import Actor, InvalidRequest, Vault
 from vault.checkins import Outbox, Webhooks, check_url, format_secret, new_secret, parse_secret
 
