@@ -28,10 +28,11 @@ from typing import Any
 
 import httpx
 
-from keys.signing import AuditSigner, SignatureInvalid, load_public_key, public_key_id
+from keys.signing import Ed25519Signer
 from vault.audit import canonical_json
-from vault.auditlog import TreeHead, check_head_signature, head_from_json
-from vault.merkle import ProofError, verify_consistency
+from vault.audit.log import TreeHead, check_head_signature, head_from_json
+from vault.audit.merkle import ProofError, verify_consistency
+from vault.audit.signing import SignatureInvalid, load_public_key, public_key_id
 
 HEADS = "heads"
 LATEST = "latest.json"
@@ -79,7 +80,7 @@ class Witness:
         client: httpx.Client,
         *,
         pubkey: bytes | None = None,
-        cosigner: AuditSigner | None = None,
+        cosigner: Ed25519Signer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.state = state
@@ -191,9 +192,9 @@ class Witness:
         raise WitnessAlarm(why)
 
 
-def load_cosigner(path: Path) -> AuditSigner:
+def load_cosigner(path: Path) -> Ed25519Signer:
     """The witness's own Ed25519 key (made, 0600, at first use)."""
-    return AuditSigner.load_or_create(path)
+    return Ed25519Signer.load_or_create(path)
 
 
 def _write(path: Path, text: str) -> None:

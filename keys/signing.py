@@ -1,10 +1,16 @@
-"""The audit signing key (Ed25519): signs tree heads and receipts.
+"""Ed25519 key handles: a signing key kept in a 0600 seed file (:class:`Ed25519Signer`)
+or inside a PKCS#11 token (:class:`TokenSigner`), raw signatures, and public-key parsing.
 
-It is a different key from the KEK. With the local or transit KEK provider it is kept in
-its own 0600 file (``DATA_DIR/audit/signing-ed25519.key``), which every replica of a
-deployment must share; with the PKCS#11 provider it is a non-extractable Ed25519 key pair
-inside the token (:class:`TokenSigner`), shared by every replica that opens the token.
-Its public key is what an auditor needs to verify exports without trusting the operator.
+These are the primitives under the audit log's signatures (tree heads, receipts). They
+stay in ``keys`` because only ``keys`` touches ``cryptography.hazmat`` and key handles
+belong with the other keys (a repr that shows the id, never the bytes; no pickling).
+What is signed, in which encoding, and what a bad signature means for the audit log is
+the audit subsystem's business: :mod:`vault.audit.signing`.
+
+The audit key is a different key from the KEK. With the local or transit KEK provider it
+is kept in its own 0600 file (``DATA_DIR/audit/signing-ed25519.key``), which every
+replica of a deployment must share; with the PKCS#11 provider it is a non-extractable
+Ed25519 key pair inside the token, shared by every replica that opens the token.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ class SignatureInvalid(Exception):
     """A signature does not verify under the given public key."""
 
 
-class AuditSigner:
-    """Signs with the audit key; its repr shows only the key id."""
+class Ed25519Signer:
+    """An Ed25519 signing key from a seed file; its repr shows only the key id."""
 
     __slots__ = ("_private", "key_id", "public_bytes")
 
@@ -40,13 +46,13 @@ class AuditSigner:
         self.key_id = public_key_id(self.public_bytes)
 
     def __repr__(self) -> str:
-        return f"AuditSigner(key_id={self.key_id!r})"
+        return f"Ed25519Signer(key_id={self.key_id!r})"
 
     def __reduce__(self) -> None:  # type: ignore[override]
         raise TypeError("signing keys cannot be pickled")
 
     @classmethod
-    def load_or_create(cls, path: Path) -> AuditSigner:
+    def load_or_create(cls, path: Path) -> Ed25519Signer:
         """Load the key file, creating a new key (mode 0600) if there is none."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -55,7 +61,7 @@ class AuditSigner:
         return cls.load(path)
 
     @classmethod
-    def load(cls, path: Path) -> AuditSigner:
+    def load(cls, path: Path) -> Ed25519Signer:
         """Load an existing key file (refused if other users can read it)."""
         try:
             seed = _read_key_file(path)
@@ -78,8 +84,8 @@ class AuditSigner:
         )
 
 
-class TokenSigner(AuditSigner):
-    """An audit signer whose private key never leaves a token: it signs through
+class TokenSigner(Ed25519Signer):
+    """An Ed25519 signer whose private key never leaves a token: it signs through
     ``sign`` (for example a PKCS#11 session) and knows only the public key."""
 
     __slots__ = ("_sign",)
@@ -136,3 +142,8 @@ def verify_signature(public_bytes: bytes, signature: bytes, message: bytes) -> N
         Ed25519PublicKey.from_public_bytes(public_bytes).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise SignatureInvalid("signature does not verify") from exc
+
+
+#: Temporary alias (issue #17) for modules not yet updated: the audit subsystem types its
+#: signer as :class:`vault.audit.signing.AuditSigner`; this concrete key is the file one.
+AuditSigner = Ed25519Signer

@@ -47,6 +47,8 @@ from keys.schema import MIGRATIONS as KEYS_MIGRATIONS
 from keys.store import data_keys, new_store_identity, store_identity
 from keys.store import metadata as keys_metadata
 from vault.audit import Actor
+from vault.audit.export import HEADS, KEY_STATES, LOG
+from vault.audit.merkle import leaf_hash
 from vault.deployment import (
     clear_restore_pending,
     mark_restore_pending,
@@ -54,8 +56,6 @@ from vault.deployment import (
     restore_pending,
 )
 from vault.errors import CustomerNotFound, InvalidRequest, VaultError
-from vault.export import HEADS, KEY_STATES, LOG
-from vault.merkle import leaf_hash
 from vault.models import audit_events, customers
 from vault.models import metadata as vault_metadata
 
@@ -318,7 +318,7 @@ def reapply_erasures(vault: Any, witness: Path, *, verify: Any) -> Reapplied:
     then let the vault serve again.
 
     The witness must verify under the deployment's recorded audit key (``verify``:
-    :func:`vault.verify.verify_export`) and its log must extend the restored one: the same
+    :func:`vault.audit.verify.verify_export`) and its log must extend the restored one: the same
     leaves up to the backup's size. Refused otherwise, and nothing is changed.
     """
     pending = restore_pending(vault.engine)

@@ -14,10 +14,15 @@ VaultError
  +-- ReenrolAtCounter      a retake cannot be compared with a template of the current model
  +-- SigningKeyMismatch    this process holds another audit signing key than the deployment
  +-- RestoreIncomplete     a restored copy has not yet re-applied the erasures made after it
- +-- AuditInconsistent     the log no longer extends its last signed head: signing refused
+ +-- AuditError            the audit log, a proof or a signature does not check out
+      +-- AuditInconsistent the log no longer extends its last signed head: signing refused
+      +-- ProofError        a Merkle proof (or its parameters) is invalid; also a ValueError
+      +-- SignatureInvalid  an audit signature does not verify under the key
 """
 
 from __future__ import annotations
+
+from keys.signing import SignatureInvalid as _BadEd25519Signature
 
 
 class VaultError(Exception):
@@ -28,6 +33,11 @@ class VaultError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def details(self) -> dict[str, object]:
+        """Return the error's data attributes for an API answer (ids, counts, names;
+        never an embedding, a distance or key material)."""
+        return {}
 
 
 class InvalidRequest(VaultError):
@@ -56,6 +66,10 @@ class CustomerNotFound(VaultError):
         super().__init__(f"no customer {customer_id!r}")
         self.customer_id = customer_id
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
+
 
 class CustomerExists(VaultError):
     """The customer id is already enrolled."""
@@ -66,6 +80,10 @@ class CustomerExists(VaultError):
         super().__init__(f"customer {customer_id!r} is already enrolled")
         self.customer_id = customer_id
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
+
 
 class CustomerErased(VaultError):
     """The customer was erased; nothing can be done with their id any more."""
@@ -75,6 +93,10 @@ class CustomerErased(VaultError):
     def __init__(self, customer_id: str) -> None:
         super().__init__(f"customer {customer_id!r} was erased")
         self.customer_id = customer_id
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
 
 
 class ConsentNotFound(VaultError):
@@ -92,6 +114,10 @@ class EnrolmentInterrupted(VaultError):
         super().__init__(f"the enrolment of {customer_id!r} was interrupted; try again")
         self.customer_id = customer_id
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
+
 
 class ModelMismatch(VaultError):
     """The vault was set up for another face model than the one it is being opened with:
@@ -105,6 +131,10 @@ class ModelMismatch(VaultError):
         )
         self.recorded = recorded
         self.configured = configured
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"recorded", "configured"}`` (model names)."""
+        return {"recorded": self.recorded, "configured": self.configured}
 
 
 class FacesDiffer(VaultError):
@@ -131,6 +161,10 @@ class FacesDiffer(VaultError):
         super().__init__(message)
         self.pairs = pairs
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"pairs"}`` as lists of positions (nothing when none are named)."""
+        return {"pairs": [list(p) for p in self.pairs]} if self.pairs else {}
+
 
 class ReenrolAtCounter(VaultError):
     """The customer holds no template of the vault's current face model (the vault changed
@@ -145,6 +179,10 @@ class ReenrolAtCounter(VaultError):
             "please re-enrol at a venue's counter"
         )
         self.customer_id = customer_id
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
 
 
 class GalleryFull(VaultError):
@@ -161,6 +199,10 @@ class GalleryFull(VaultError):
         self.purpose = purpose
         self.limit = limit
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"venue", "purpose", "limit"}``."""
+        return {"venue": self.venue, "purpose": self.purpose, "limit": self.limit}
+
 
 class SigningKeyMismatch(VaultError):
     """A process would sign with another audit key than the one its deployment publishes:
@@ -175,9 +217,29 @@ class RestoreIncomplete(VaultError):
     code = "restore_incomplete"
 
 
-class AuditInconsistent(VaultError):
+class AuditError(VaultError):
+    """The audit log, one of its proofs or one of its signatures does not check out."""
+
+    code = "audit_error"
+
+
+class AuditInconsistent(AuditError):
     """The audit log in the database is not an extension of the last signed tree head
     (an event was edited or removed, or the log was cut short): the signer refuses to
     sign a new head over it and raises an alarm."""
 
     code = "audit_inconsistent"
+
+
+class ProofError(AuditError, ValueError):
+    """A Merkle proof (or its parameters) is invalid. Also a ``ValueError``, as callers
+    of the Merkle functions have always caught it."""
+
+    code = "audit_proof_invalid"
+
+
+class SignatureInvalid(AuditError, _BadEd25519Signature):
+    """An audit signature (tree head, receipt) does not verify under the given key. Also
+    the key primitive's :class:`keys.signing.SignatureInvalid`, which callers catch."""
+
+    code = "audit_signature_invalid"

@@ -35,7 +35,7 @@ from api.schemas import Strict
 from api.settings import Settings
 from api.state import app_state
 from api.web.i18n import LANG_NAMES, LANGS, STRINGS, pick_lang, strings
-from vault.export import export_audit
+from vault.audit.export import export_audit
 
 router = APIRouter(tags=["pages"])
 

@@ -24,8 +24,8 @@ import pytest
 from api.witness import ALARM, HEADS, Witness, WitnessAlarm, cosignature_message, load_cosigner
 from keys.signing import verify_signature
 from tests.storage import query
-from vault.auditlog import head_from_json
-from vault.merkle import verify_consistency
+from vault.audit.log import head_from_json
+from vault.audit.merkle import verify_consistency
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from keys.signing import AuditSigner
+from keys.signing import Ed25519Signer
 from vault import Actor
 
 OPERATOR = Actor(role="operator", id="test")
@@ -138,7 +138,7 @@ def test_audit_signing_key_is_its_own_0600_file_not_a_kek(busy, tmp_path) -> Non
         assert kek.read_bytes() != seed
     # The public key that verifies exports is derived from this file and nothing else.
     manifest = d.export(tmp_path / "export")
-    signer = AuditSigner.load(signing)
+    signer = Ed25519Signer.load(signing)
     assert manifest["audit_key_id"] == signer.key_id
     assert (tmp_path / "export" / "audit-pubkey.pem").read_text() == signer.public_pem()
     # The private seed is in no other file of the deployment or of the export.

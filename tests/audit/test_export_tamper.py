@@ -1,7 +1,7 @@
 """Tampering with an auditor's export is caught, and by the named check that should catch it.
 
 Each test works on a fresh copy of one real export (several enrolments, matches,
-revocations, a grant and two erasures) and runs both ``vault.verify.verify_export`` and
+revocations, a grant and two erasures) and runs both ``vault.audit.verify.verify_export`` and
 the command line ``facekeep audit verify DIR --pubkey FILE``.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from keys.signing import load_public_key
-from vault.verify import verify_export
+from vault.audit.signing import load_public_key
+from vault.audit.verify import verify_export
 
 ALL_CHECKS = {
     "pubkey",

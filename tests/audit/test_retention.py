@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from keys import KeyDestroyed
-from vault.receipts import read_receipts
+from vault.audit.receipts import read_receipts
 
 GRACE = timedelta(days=30)
 

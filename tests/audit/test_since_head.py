@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from vault.verify import verify_export
+from vault.audit.verify import verify_export
 
 
 def _saved_head(deployment, tmp_path: Path) -> dict[str, Any]:

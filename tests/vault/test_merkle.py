@@ -1,4 +1,4 @@
-"""Tests for vault.merkle against RFC 6962 vectors, a naive RFC model and pymerkle."""
+"""Tests for vault.audit.merkle against RFC 6962 vectors, a naive RFC model and pymerkle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vault.merkle import (
+from vault.audit.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     ProofError,

@@ -27,7 +27,7 @@ from api.settings import Settings
 from api.web.i18n import STRINGS
 from enroll import Embedder
 from vault import SYSTEM
-from vault.verify import verify_export
+from vault.audit.verify import verify_export
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
