@@ -2,7 +2,8 @@
 the staff page of requests and breaches, and the public privacy page.
 
 The pages are public HTML shells rendered with Jinja2; their JavaScript keeps the bearer
-secret (staff key, access code, auditor key) in ``sessionStorage`` and calls the JSON API.
+secret (the counter's staff session token, never an API key there; an access code; an
+auditor's or operator's key) in ``sessionStorage`` and calls the JSON API.
 Everything they need (scripts, styles, QR codes) is served by facekeep itself, so they
 work offline in a venue. A few small JSON routes exist only for the pages: a face count
 for the kiosk's live hint, the QR code of a customer's link, the venues' names, the

@@ -88,8 +88,31 @@ _VI: dict[str, str] = {
     "staff_heading": "Nhân viên đăng nhập",
     "staff_key_label": "Khóa nhân viên",
     "venue_label": "Địa điểm",
-    "venue_load": "Tải danh sách địa điểm",
-    "venue_none": "Chưa có địa điểm nào. Hãy tạo địa điểm trước.",
+    "staff_account_label": "Tài khoản nhân viên",
+    "staff_account_help": (
+        "Tên tài khoản do quản lý cấp cho bạn. Khóa quản trị không dùng được ở đây."
+    ),
+    "staff_pin_label": "Mã PIN",
+    "staff_pin_help": "Mã PIN hoặc mật khẩu riêng của bạn. Trang này không lưu lại mã.",
+    "signin_submit": "Đăng nhập",
+    "staff_who": "Đang đăng nhập: {name} ({staff}).",
+    "need_account": "Hãy nhập tên tài khoản nhân viên.",
+    "need_pin": "Hãy nhập mã PIN.",
+    "pin_wrong": "Sai tài khoản hoặc mã PIN.",
+    "err_staff_locked": (
+        "Nhập sai mã PIN quá nhiều lần nên tài khoản tạm thời bị khóa. Hãy thử lại sau hoặc "
+        "báo quản lý."
+    ),
+    "session_ended": (
+        "Phiên đăng nhập của nhân viên đã kết thúc (lâu không dùng hoặc đã đăng xuất). "
+        "Hãy đăng nhập lại."
+    ),
+    "guest_kept": (
+        "Lựa chọn và ảnh của khách đang đăng ký được giữ trong {minutes} phút: hãy đăng nhập "
+        "lại tại cùng địa điểm để tiếp tục."
+    ),
+    "signed_out": "Đã đăng xuất. Máy tính bảng không còn giữ phiên đăng nhập nào.",
+    "venue_none": "Tài khoản của bạn chưa có địa điểm nào đang hoạt động. Hãy báo quản lý.",
     "validity_label": "Thời hạn đồng ý",
     "days": "{n} ngày",
     "staff_submit": "Bắt đầu",
@@ -297,9 +320,12 @@ _VI: dict[str, str] = {
     "refused_done": "Xong",
     "staff_unlock": "Nhân viên",
     "unlock_title": "Chức năng nhân viên",
-    "unlock_text": "Nhập lại khóa nhân viên để đổi địa điểm, đăng xuất hoặc cấp mã mới.",
+    "unlock_text": (
+        "Nhập mã PIN để mở chức năng nhân viên: đổi địa điểm, cấp mã mới hoặc đăng xuất."
+    ),
     "unlock_submit": "Mở",
-    "unlock_wrong": "Khóa không đúng.",
+    "signout_title": "Đăng xuất khỏi quầy?",
+    "signout_text": "Nhập mã PIN để đăng xuất. Phiên đăng nhập sẽ kết thúc ngay trên máy chủ.",
     "cancel": "Hủy",
     "to_guest": "Giao máy cho khách",
     "new_code": "Cấp mã truy cập mới",
@@ -327,7 +353,9 @@ _VI: dict[str, str] = {
         "Mã đã được xóa khỏi màn hình này. Nếu chưa kịp lưu, hãy nhờ nhân viên cấp mã mới."
     ),
     "next_confirm_title": "Chuyển sang khách tiếp theo?",
-    "next_confirm_text": "Mã truy cập và biên nhận sẽ bị xóa khỏi màn hình này.",
+    "next_confirm_text": (
+        "Mã truy cập và biên nhận sẽ bị xóa khỏi màn hình này. Nhân viên nhập mã PIN để tiếp tục."
+    ),
     "go_back": "Quay lại",
     "stop_checkin": "Dừng nhận diện khi check-in…",
     "stop_marketing": "Dừng tiếp thị…",
@@ -559,8 +587,30 @@ _EN: dict[str, str] = {
     "staff_heading": "Staff sign-in",
     "staff_key_label": "Staff key",
     "venue_label": "Venue",
-    "venue_load": "Load the venues",
-    "venue_none": "There is no venue yet. Create one first.",
+    "staff_account_label": "Staff account",
+    "staff_account_help": (
+        "The account name your manager gave you. Operators' keys are not accepted here."
+    ),
+    "staff_pin_label": "PIN",
+    "staff_pin_help": "Your personal PIN or password. This page never keeps it.",
+    "signin_submit": "Sign in",
+    "staff_who": "Signed in as {name} ({staff}).",
+    "need_account": "Enter your staff account name.",
+    "need_pin": "Enter your PIN.",
+    "pin_wrong": "Wrong staff account or PIN.",
+    "err_staff_locked": (
+        "Too many wrong PINs: this account is locked for a while. Try again later or ask "
+        "your manager."
+    ),
+    "session_ended": (
+        "The staff session has ended (unused for a while, or signed out). Sign in again."
+    ),
+    "guest_kept": (
+        "The guest's choices and photos are kept for {minutes} minutes: sign in again at the "
+        "same venue to carry on."
+    ),
+    "signed_out": "Signed out. This tablet no longer holds a staff session.",
+    "venue_none": "No active venue is assigned to your account. Ask your manager.",
     "validity_label": "Consent valid for",
     "days": "{n} days",
     "staff_submit": "Start",
@@ -765,9 +815,12 @@ _EN: dict[str, str] = {
     "refused_done": "Done",
     "staff_unlock": "Staff",
     "unlock_title": "Staff controls",
-    "unlock_text": "Enter the staff key again to change the venue, sign out or issue a new code.",
+    "unlock_text": (
+        "Enter your PIN to open the staff controls: change the venue, issue a new code or sign out."
+    ),
     "unlock_submit": "Open",
-    "unlock_wrong": "That is not the staff key.",
+    "signout_title": "Sign out of the counter?",
+    "signout_text": "Enter your PIN to sign out. The session ends on the server at once.",
     "cancel": "Cancel",
     "to_guest": "Hand the tablet to the guest",
     "new_code": "Issue a new access code",
@@ -798,7 +851,10 @@ _EN: dict[str, str] = {
         "new one."
     ),
     "next_confirm_title": "Move on to the next guest?",
-    "next_confirm_text": "The access code and the receipt will be cleared from this screen.",
+    "next_confirm_text": (
+        "The access code and the receipt will be cleared from this screen. Staff: enter your "
+        "PIN to continue."
+    ),
     "go_back": "Go back",
     "stop_checkin": "Stop face check-in…",
     "stop_marketing": "Stop marketing…",

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,16 @@ PHONE = {"width": 390, "height": 844}
 VENUE = "hanoi-1"
 VENUE_NAME = "Karaoke Hà Nội 1"
 METRICS_TOKEN = "web-tests-metrics-token"
+STAFF = "lan"
+STAFF_NAME = "Nguyễn Thị Lan"
+STAFF_PIN = "493817"
 
 
 @dataclass
 class Server:
-    """A running ``facekeep serve`` and the keys made for it."""
+    """A running ``facekeep serve`` and the keys made for it: the operator's keys (used
+    only by the tests' own API calls, as from an operator's machine) and a staff account
+    with its PIN for the counter page."""
 
     url: str
     data_dir: Path
@@ -55,6 +61,26 @@ class Server:
     kiosk: str
     venue: str = VENUE
     log: Path = field(default=Path())
+    staff: str = STAFF
+    pin: str = STAFF_PIN
+
+    def new_staff(self, staff_id: str, pin: str = STAFF_PIN, name: str = STAFF_NAME) -> str:
+        """Make another staff account at the venue (as tests/api/test_staff.py does);
+        tests that type wrong PINs use their own, so no lock reaches another test."""
+        response = httpx.post(
+            f"{self.url}/v1/staff",
+            json={"id": staff_id, "name": name, "venues": [self.venue], "pin": pin},
+            headers={"Authorization": f"Bearer {self.admin}"},
+        )
+        assert response.status_code == 201, response.text
+        return staff_id
+
+    def staff_me(self, token: str) -> int:
+        """The status a staff session token gets from ``GET /v1/staff/me`` (200 or 401)."""
+        response = httpx.get(
+            f"{self.url}/v1/staff/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        return response.status_code
 
     def match(self, image: bytes) -> dict[str, Any]:
         """The kiosk's JSON API: match a photo at the venue for check-in."""
@@ -140,12 +166,14 @@ def _cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     return out
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``facekeep serve`` on a free port, with an admin, an auditor, a venue and a kiosk."""
-    base = tmp_path_factory.mktemp("web")
+@contextmanager
+def serving(base: Path, **settings: str) -> Iterator[Server]:
+    """``facekeep serve`` on a free port, with an admin, an auditor, a venue, a kiosk and a
+    staff account; ``settings`` are extra ``FACEKEEP_*`` variables (``staff_idle_minutes=
+    "0.1"`` sets ``FACEKEEP_STAFF_IDLE_MINUTES``)."""
     data_dir = base / "data"
     env = _clean_env(data_dir)
+    env.update({f"FACEKEEP_{k.upper()}": v for k, v in settings.items()})
     _cli(env, "init", "--data-dir", str(data_dir))
     admin = _cli(env, "keys", "create-admin", "--data-dir", str(data_dir))["key"]
     auditor = _cli(env, "keys", "create-auditor", "--data-dir", str(data_dir))["key"]
@@ -181,7 +209,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             headers=auth,
         )
         assert r.status_code == 201, r.text
-        yield Server(url, data_dir, admin, auditor, r.json()["key"], log=log)
+        running = Server(url, data_dir, admin, auditor, r.json()["key"], log=log)
+        running.new_staff(STAFF)
+        yield running
     finally:
         proc.terminate()
         try:
@@ -189,6 +219,32 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The web tests' shared server (default settings)."""
+    with serving(tmp_path_factory.mktemp("web")) as running:
+        yield running
+
+
+# A staff session ends after this much idle time on the short-idle server.
+SHORT_IDLE_SECONDS = 6.0
+
+
+@pytest.fixture(scope="session")
+def short_idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A second server whose staff sessions end after ``SHORT_IDLE_SECONDS`` unused, so the
+    page's handling of an expired session is tested without a long wait."""
+    idle = f"{SHORT_IDLE_SECONDS / 60:.6f}"
+    with serving(tmp_path_factory.mktemp("web-idle"), staff_idle_minutes=idle) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def short_idle() -> float:
+    """Seconds of idle time after which the short-idle server ends a staff session."""
+    return SHORT_IDLE_SECONDS
 
 
 @pytest.fixture(scope="session")
@@ -241,24 +297,26 @@ class PageWatch:
 @pytest.fixture
 def new_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
     """``new_page()`` -> a page in a fresh browser context (its own sessionStorage),
-    watched for script errors and for any request that leaves facekeep's origin."""
+    watched for script errors and for any request that leaves facekeep's origin
+    (``new_page(origin=other.url)`` for a page of another server)."""
     contexts: list[Any] = []
     watches: list[PageWatch] = []
 
     def make(**options: Any) -> Any:
+        origin = options.pop("origin", server.url)
         context = browser.new_context(
             viewport=options.pop("viewport", DESKTOP), accept_downloads=True, **options
         )
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(30_000)
-        watch = PageWatch(server.url)
+        watch = PageWatch(origin)
         watches.append(watch)
         page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
 
         def on_request(request: Any) -> None:
             url = request.url
-            if not (url.startswith(server.url + "/") or url.startswith(("data:", "blob:"))):
+            if not (url.startswith(origin + "/") or url.startswith(("data:", "blob:"))):
                 watch.foreign.append(url)
 
         page.on("request", on_request)
@@ -270,6 +328,51 @@ def new_page(browser: Any, server: Server) -> Iterator[Callable[..., Any]]:
         context.close()
     for watch in watches:
         watch.check()
+
+
+def _counter_sign_in(
+    page: Any,
+    server: Server,
+    *,
+    staff: str | None = None,
+    pin: str | None = None,
+    validity: str | None = None,
+) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#signin-form")).to_be_visible()
+    page.fill("#staff-account", staff or server.staff)
+    page.fill("#staff-pin", pin or server.pin)
+    page.click("#signin-submit")
+    expect(page.locator("#staff-form")).to_be_visible()
+    page.select_option("#venue", server.venue)
+    if validity is not None:
+        page.select_option("#validity", validity)
+    page.click("#staff-submit")
+    expect(page.locator("#consent-section")).to_be_visible()
+
+
+@pytest.fixture(scope="session")
+def counter_sign_in() -> Callable[..., None]:
+    """``counter_sign_in(page, server, staff=..., pin=..., validity=...)``: on the consent
+    counter's sign-in form, sign in with a staff account and PIN (the server's own
+    account by default), choose the venue, and hand the tablet to the guest."""
+    return _counter_sign_in
+
+
+def _give_pin(page: Any, pin: str) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#pin-dialog")).to_be_visible()
+    page.fill("#pin-input", pin)
+    page.click("#pin-submit")
+    expect(page.locator("#pin-dialog")).to_be_hidden()
+
+
+@pytest.fixture(scope="session")
+def give_pin() -> Callable[[Any, str], None]:
+    """``give_pin(page, pin)``: answer the counter's PIN dialog (a staff action) rightly."""
+    return _give_pin
 
 
 @pytest.fixture(scope="session")

@@ -107,16 +107,15 @@ def test_page_hashes_and_canonical_json_match_the_server(audit_page: Any) -> Non
     assert json.loads(text) == value
 
 
-def test_kiosk_focus_follows_the_reading_order(new_page: Any, server: Any) -> None:
+def test_kiosk_focus_follows_the_reading_order(
+    new_page: Any, server: Any, counter_sign_in: Any
+) -> None:
     page = new_page()
     page.goto(f"{server.url}/kiosk/enrol?lang=en")
     page.keyboard.press("Tab")
     expect(page.locator(".skip-link")).to_be_focused()
     page.keyboard.press("Enter")
-    page.fill("#staff-key", server.admin)
-    page.click("#venue-load")
-    expect(page.locator("#venue")).to_be_enabled()
-    page.click("#staff-submit")
+    counter_sign_in(page, server)
     expect(page.locator("#notice-h")).to_be_focused()
     order = []
     for _ in range(12):
@@ -158,7 +157,7 @@ def _y4m(photo: Path, out: Path, frames: int = 10) -> Path:
 
 @pytest.mark.faces
 def test_camera_live_hint_then_capture_and_enrol(
-    launch: Any, server: Any, photo: Any, tmp_path: Path, shoot: Any
+    launch: Any, server: Any, photo: Any, tmp_path: Path, shoot: Any, counter_sign_in: Any
 ) -> None:
     """The fake camera films a sample face: the server's hint (over the video) says one
     face, the camera step fits a 1280 x 800 tablet without scrolling, a press takes a burst
@@ -178,10 +177,7 @@ def test_camera_live_hint_then_capture_and_enrol(
     page.on("request", lambda r: counted.append(r.url) if r.url.endswith("/faces/count") else None)
     try:
         page.goto(f"{server.url}/kiosk/enrol?lang=en")
-        page.fill("#staff-key", server.admin)
-        page.click("#venue-load")
-        expect(page.locator("#venue")).to_be_enabled()
-        page.click("#staff-submit")
+        counter_sign_in(page, server)
         page.wait_for_timeout(1500)
         assert counted == []  # no frame leaves the page before consent
         page.check("#purpose-checkin")

@@ -23,18 +23,21 @@ REFUSED = {
 }
 
 
-def sign_in(page: Any, server: Any, lang: str) -> None:
-    page.goto(f"{server.url}/kiosk/enrol?lang={lang}")
-    page.fill("#staff-key", server.admin)
-    page.click("#venue-load")
-    expect(page.locator("#venue")).to_be_enabled()
-    page.click("#staff-submit")
-    expect(page.locator("#consent-section")).to_be_visible()
+@pytest.fixture
+def sign_in(counter_sign_in: Any) -> Any:
+    """``sign_in(page, server, lang)``: open the counter and sign in with the staff
+    account and its PIN."""
+
+    def open_and_sign_in(page: Any, server: Any, lang: str) -> None:
+        page.goto(f"{server.url}/kiosk/enrol?lang={lang}")
+        counter_sign_in(page, server)
+
+    return open_and_sign_in
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_refusing_records_nothing_but_a_count(
-    server: Any, new_page: Any, shoot: Any, accessible: Any, lang: str
+    server: Any, new_page: Any, shoot: Any, accessible: Any, sign_in: Any, lang: str
 ) -> None:
     page = new_page()
     sign_in(page, server, lang)
@@ -58,7 +61,7 @@ def test_refusing_records_nothing_but_a_count(
 
 @pytest.mark.faces
 def test_the_access_code_is_cleared_after_its_countdown(
-    server: Any, new_page: Any, shoot: Any, photo: Any
+    server: Any, new_page: Any, shoot: Any, photo: Any, sign_in: Any
 ) -> None:
     page = new_page()
     page.clock.install()
@@ -96,28 +99,52 @@ def test_the_access_code_is_cleared_after_its_countdown(
 
 @pytest.mark.faces
 def test_kiosk_mode_hides_staff_controls_and_staff_issue_a_new_code(
-    server: Any, new_page: Any, shoot: Any, accessible: Any, face_bytes: Any
+    server: Any,
+    new_page: Any,
+    shoot: Any,
+    accessible: Any,
+    face_bytes: Any,
+    counter_sign_in: Any,
+    give_pin: Any,
 ) -> None:
     guest = server.enrol(face_bytes("rose_leslie_1.jpg"))
     old = {"Authorization": f"Bearer {guest['access_code']}"}
     assert httpx.get(f"{server.url}/v1/me", headers=old).status_code == 200
+    staff = server.new_staff("hoa-new-code", pin="70215986", name="Hoa")
     page = new_page()
-    sign_in(page, server, "en")
+    page.goto(f"{server.url}/kiosk/enrol?lang=en")
+    counter_sign_in(page, server, staff=staff, pin="70215986")
     expect(page.locator(".site-nav")).to_be_hidden()
     expect(page.locator(".brand")).to_be_hidden()
     expect(page.locator("#staff-bar")).to_be_hidden()
     expect(page.locator(".lang-switch")).to_be_visible()  # the guest keeps the language choice
+    first = page.evaluate("sessionStorage.getItem('facekeep.staff-token')")
+    # Opening the staff controls needs the PIN again, checked by the server; a wrong PIN
+    # and the operator's admin key are refused with the server's answer.
     page.click("#staff-unlock")
-    expect(page.locator("#unlock-dialog")).to_be_visible()
-    page.fill("#unlock-key", "not-the-key")
-    page.click("#unlock-submit")
-    expect(page.locator("#unlock-error")).to_have_text("That is not the staff key.")
+    expect(page.locator("#pin-dialog")).to_be_visible()
+    expect(page.locator("#pin-h")).to_have_text("Staff controls")
+    expect(page.locator("#pin-who")).to_have_text("Signed in as Hoa (hoa-new-code).")
+    for wrong in ("70215987", server.admin):
+        with page.expect_response(re.compile(r"/v1/staff/sessions$")) as answer:
+            page.fill("#pin-input", wrong)
+            page.click("#pin-submit")
+        assert answer.value.status == 401
+        expect(page.locator("#pin-error")).to_have_text("Wrong staff account or PIN.")
+        expect(page.locator("#pin-input")).to_have_value("")
+        expect(page.locator("#staff-bar")).to_be_hidden()
     shoot(page, "kiosk-8-unlock", full_page=False)
-    page.fill("#unlock-key", server.admin)
-    page.click("#unlock-submit")
+    with page.expect_response(lambda r: r.request.method == "DELETE") as ended:
+        give_pin(page, "70215986")
+    assert ended.value.status == 200
     expect(page.locator("#staff-bar")).to_be_visible()
     expect(page.locator(".site-nav")).to_be_visible()
     expect(page.locator("#staff-bar .public-url-warning")).to_contain_text("FACEKEEP_PUBLIC_URL")
+    # The PIN given again opened a new session and ended the one it replaced.
+    second = page.evaluate("sessionStorage.getItem('facekeep.staff-token')")
+    assert second.startswith("fks_") and second != first
+    assert server.staff_me(second) == 200
+    assert server.staff_me(first) == 401
     accessible(page)
     page.click("#staff-new-code")
     page.fill("#new-code-customer", guest["customer"])
@@ -144,7 +171,7 @@ def test_kiosk_mode_hides_staff_controls_and_staff_issue_a_new_code(
     ],
 )
 def test_photos_of_different_people_say_what_to_do(
-    server: Any, new_page: Any, photo: Any, lang: str, message: str
+    server: Any, new_page: Any, photo: Any, sign_in: Any, lang: str, message: str
 ) -> None:
     page = new_page()
     sign_in(page, server, lang)

@@ -37,17 +37,6 @@ def switch_lang(page: Any, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", lang)
 
 
-def staff_sign_in(page: Any, server: Any) -> None:
-    expect(page.locator("#staff-section")).to_be_visible()
-    page.fill("#staff-key", server.admin)
-    page.click("#venue-load")
-    expect(page.locator("#venue")).to_be_enabled()
-    page.select_option("#venue", server.venue)
-    page.select_option("#validity", "365")
-    page.click("#staff-submit")
-    expect(page.locator("#consent-section")).to_be_visible()
-
-
 def give_consent(page: Any, purposes: list[str]) -> None:
     for purpose in purposes:
         page.check(f"#purpose-{purpose}")
@@ -78,7 +67,14 @@ def enrol_with_upload(page: Any, photo: Path, lang: str = "vi") -> dict[str, Any
 
 
 def test_kiosk_customer_and_auditor_pages(
-    server: Any, new_page: Any, shoot: Any, accessible: Any, photo: Any, face_bytes: Any
+    server: Any,
+    new_page: Any,
+    shoot: Any,
+    accessible: Any,
+    photo: Any,
+    face_bytes: Any,
+    counter_sign_in: Any,
+    give_pin: Any,
 ) -> None:
     # ---------------------------------------------------------------- consent counter (vi)
     kiosk = new_page()
@@ -91,7 +87,8 @@ def test_kiosk_customer_and_auditor_pages(
     switch_lang(kiosk, "en")
     shoot(kiosk, "kiosk-1-staff")
     switch_lang(kiosk, "vi")
-    staff_sign_in(kiosk, server)
+    expect(kiosk.locator("#staff-section")).to_be_visible()
+    counter_sign_in(kiosk, server, validity="365")
 
     # Kiosk mode: the guest holds the tablet; no navigation, no staff controls.
     expect(kiosk.locator(".site-nav")).to_be_hidden()
@@ -192,15 +189,17 @@ def test_kiosk_customer_and_auditor_pages(
     expect(kiosk.locator("#receipt .sentence")).to_be_visible()
     shoot(kiosk, "kiosk-6-code-saved")
 
-    # "Next guest" asks first; going back keeps the receipt.
+    # "Next guest" asks first, for the staff PIN; going back keeps the receipt.
     kiosk.click("#next")
-    expect(kiosk.locator("#next-dialog")).to_be_visible()
-    expect(kiosk.locator("#next-cancel")).to_be_focused()
+    expect(kiosk.locator("#pin-dialog")).to_be_visible()
+    expect(kiosk.locator("#pin-h")).to_have_text("Chuyển sang khách tiếp theo?")
+    expect(kiosk.locator("#pin-input")).to_be_focused()
     shoot(kiosk, "kiosk-7-next-confirm", full_page=False)
-    kiosk.click("#next-cancel")
+    kiosk.click("#pin-cancel")
+    expect(kiosk.locator("#pin-dialog")).to_be_hidden()
     expect(kiosk.locator("#receipt .sentence")).to_be_visible()
     kiosk.click("#next")
-    kiosk.click("#next-confirm")
+    give_pin(kiosk, server.pin)
     expect(kiosk.locator("#consent-section")).to_be_visible()
     expect(kiosk.locator("#purpose-checkin")).not_to_be_checked()
     expect(kiosk.locator("#receipt")).to_be_empty()

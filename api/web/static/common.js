@@ -1,6 +1,7 @@
 /* facekeep pages: shared helpers (strings, DOM, JSON API calls, receipts).
  * Plain JavaScript, no external code: everything is served by facekeep itself.
- * Secrets (staff key, access code, auditor key) live only in sessionStorage of this tab.
+ * Secrets (a staff session token, an access code, an auditor or operator key) live only
+ * in sessionStorage of this tab.
  */
 'use strict';
 

@@ -1,11 +1,18 @@
-/* The consent counter: staff sign-in, then the tablet goes to the guest (kiosk mode: no
- * navigation, no staff controls), who reads the notice and agrees or refuses. A refusal
- * records nothing about them, only an anonymous count. After agreeing: the camera (a
- * short burst of photos, only while exactly one face is seen) or photo files; then the
- * receipt in plain words, the access code (cleared from the screen after a countdown)
- * and a QR code to the guest's page in their language. Photos stay in this page's memory
- * until they are sent and are dropped as soon as the enrolment answers. The language can
- * be switched at any step without reloading, so nothing on the screen is lost. */
+/* The consent counter: staff sign in with their staff account and PIN (a server session
+ * that ends after an idle time and at sign-out; the page never takes an API key), then the
+ * tablet goes to the guest (kiosk mode: no navigation, no staff controls), who reads the
+ * notice and agrees or refuses. A refusal records nothing about them, only an anonymous
+ * count. After agreeing: the camera (a short burst of photos, only while exactly one face
+ * is seen) or photo files; then the receipt in plain words, the access code (cleared from
+ * the screen after a countdown) and a QR code to the guest's page in their language.
+ * Photos stay in this page's memory until they are sent and are dropped as soon as the
+ * enrolment answers. The language can be switched at any step without reloading, so
+ * nothing on the screen is lost.
+ *
+ * Every staff action taken while a guest may hold the tablet (opening the staff controls,
+ * the next guest, signing out) asks for the PIN again, checked by the server: the page
+ * signs in again with the same account and swaps the session token. No secret is ever
+ * compared in the browser, and the PIN is never stored. */
 'use strict';
 
 (function () {
@@ -18,9 +25,16 @@
   const HINT_EVERY_MS = 1200;
   const CODE_SECONDS = Number(document.body.dataset.codeSeconds) || 120;
   const NOTICES = JSON.parse($('fk-notices').textContent);
+  const TOKEN_PREFIX = 'fks_'; // staff session tokens; API keys are never used here
+  const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+  const HOLD_MINUTES = 5; // a guest in progress waits this long for staff to sign in again
 
   const staffSection = $('staff-section');
-  const staffKey = $('staff-key');
+  const signinForm = $('signin-form');
+  const accountInput = $('staff-account');
+  const pinInput = $('staff-pin');
+  const signinError = $('signin-error');
+  const staffForm = $('staff-form');
   const venueSelect = $('venue');
   const validity = $('validity');
   const staffError = $('staff-error');
@@ -38,7 +52,18 @@
   const enrolButton = $('enrol');
   const doneSection = $('done-section');
 
-  let staff = store.getJson('staff');
+  // What the tab keeps: who is signed in and where (no secret) and the session token.
+  // Anything older (an API key typed into an earlier version of this page) is dropped.
+  let staff = store.getJson('staff'); // {id, name, venue, venueName, days}
+  let token = store.get('staff-token');
+  if (!staff || typeof staff.id !== 'string' || 'key' in staff) {
+    staff = null;
+    store.del('staff');
+  }
+  if (!staff || !token || !token.startsWith(TOKEN_PREFIX)) {
+    token = null;
+    store.del('staff-token');
+  }
   let venueNames = store.getJson('venues') || {};
   let consent = null; // {purposes, lang, version}, set when the guest agreed
   let photos = []; // {blob, url, faces, error}
@@ -48,11 +73,190 @@
   let result = null; // what the done screen shows: {kind, receipt, code, customer}
   let codeTimer = null;
   let codeDeadline = 0;
+  let held = null; // a guest in progress when the session ended: {step, venue, days, timer}
+  let pendingRefusals = 0; // refusals the server has not counted yet
+  let status = []; // the sign-in form's message, as [key, vars] pairs (re-said on a language switch)
+
+  // ------------------------------------------------------------------ the staff session
+
+  /** The session has ended on the server (idle, signed out, account disabled). */
+  class SessionEnded extends Error {}
+  const ended = (err) => err instanceof SessionEnded;
+
+  /** Call the API with the staff session. A 401 means the session is over: the page goes
+   * back to the sign-in form (see sessionEnded) and the caller gets SessionEnded. */
+  async function staffApi(method, path, opts) {
+    const used = token;
+    if (!used) {
+      sessionEnded();
+      throw new SessionEnded();
+    }
+    try {
+      return await api(method, path, { ...(opts || {}), token: used });
+    } catch (err) {
+      if (!(err instanceof FK.ApiError) || err.status !== 401) throw err;
+      // A call made with a token that was swapped meanwhile (PIN given again) is retried.
+      if (token && token !== used) return staffApi(method, path, opts);
+      sessionEnded();
+      throw new SessionEnded();
+    }
+  }
+
+  /** What a refused PIN looks like to staff: the server's answer in the page's words. */
+  function pinErrorText(err) {
+    return err instanceof FK.ApiError && err.code === 'unauthorized' ? t('pin_wrong') : errorText(err);
+  }
+
+  /** Sign in (or check the PIN again): the server checks the PIN and counts a wrong one
+   * in its throttle and the account's lock. */
+  function signInRequest(account, pin) {
+    return api('POST', '/v1/staff/sessions', { json: { staff: account, pin } });
+  }
+
+  /** Use a new session token; the one it replaces is ended on the server. */
+  function useToken(next) {
+    const old = token;
+    token = next;
+    store.set('staff-token', next);
+    if (old && old !== next) {
+      api('DELETE', '/v1/staff/sessions/current', { token: old }).catch(() => {});
+    }
+  }
+
+  function flushRefusals() {
+    while (pendingRefusals > 0 && token) {
+      pendingRefusals -= 1;
+      countRefusal();
+    }
+  }
+
+  function countRefusal() {
+    staffApi('POST', '/v1/pages/refusals').catch((err) => {
+      if (ended(err)) pendingRefusals += 1; // counted after the next sign-in
+    });
+  }
+
+  function hasGuest() {
+    return consent !== null || photos.length > 0
+      || consentForm.querySelector('input:checked') !== null;
+  }
+
+  /** The server refused the session token. The token goes at once; an access code on the
+   * screen goes too (it must not linger behind the sign-in form); a guest half-way through
+   * (their choices and photos, in this page's memory only) waits a few minutes for staff
+   * to sign in again at the same venue. */
+  function sessionEnded() {
+    if (!token && !staffSection.hidden && !signinForm.hidden) return; // said already
+    token = null;
+    store.del('staff-token');
+    closePin();
+    if (result) resetGuest();
+    if (!held && hasGuest() && staff) {
+      held = {
+        step: photoSection.hidden ? 'consent' : 'photo',
+        venue: staff.venue,
+        days: staff.days,
+        timer: setTimeout(dropHeld, HOLD_MINUTES * 60000),
+      };
+    }
+    showSignIn(held ? [['session_ended'], ['guest_kept', { minutes: HOLD_MINUTES }]]
+      : [['session_ended']]);
+  }
+
+  function dropHeld() {
+    if (!held) return;
+    clearTimeout(held.timer);
+    held = null;
+    resetGuest();
+    status = status.filter(([key]) => key !== 'guest_kept');
+    renderStatus();
+  }
+
+  function renderStatus() {
+    const box = $('staff-status');
+    box.textContent = status.map(([key, vars]) => t(key, vars)).join(' ');
+  }
+
+  // ------------------------------------------------------------------ asking for the PIN
+
+  const PIN_ASKS = {
+    unlock: ['unlock_title', 'unlock_text', 'unlock_submit'],
+    next: ['next_confirm_title', 'next_confirm_text', 'next_customer'],
+    signout: ['signout_title', 'signout_text', 'sign_out'],
+  };
+  let pinAsk = null; // {kind, resolve}
+
+  function renderPinDialog() {
+    if (!pinAsk) return;
+    const [title, text, submit] = PIN_ASKS[pinAsk.kind];
+    $('pin-h').textContent = t(title);
+    $('pin-text').textContent = t(text);
+    $('pin-submit').textContent = t(submit);
+    $('pin-who').textContent = staff ? t('staff_who', { name: staff.name, staff: staff.id }) : '';
+  }
+
+  /** Ask for the staff PIN before a staff action; resolves true once the server accepted
+   * it (and the session token was renewed), false if staff cancelled. */
+  function askPin(kind) {
+    closePin();
+    return new Promise((resolve) => {
+      pinAsk = { kind, resolve };
+      $('pin-input').value = '';
+      $('pin-error').textContent = '';
+      renderPinDialog();
+      $('pin-dialog').showModal();
+      $('pin-input').focus();
+    });
+  }
+
+  function closePin(answer = false) {
+    const ask = pinAsk;
+    pinAsk = null;
+    $('pin-input').value = '';
+    if ($('pin-dialog').open) $('pin-dialog').close();
+    if (ask) ask.resolve(answer);
+  }
+
+  $('pin-cancel').addEventListener('click', () => closePin(false));
+  $('pin-dialog').addEventListener('cancel', (ev) => {
+    ev.preventDefault();
+    closePin(false);
+  });
+  $('pin-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const pin = $('pin-input').value;
+    const button = $('pin-submit');
+    $('pin-error').textContent = '';
+    if (!pin) {
+      $('pin-error').textContent = t('need_pin');
+      $('pin-input').focus();
+      return;
+    }
+    if (!staff) return closePin(false);
+    setBusy(button, true);
+    let out;
+    try {
+      out = await signInRequest(staff.id, pin);
+    } catch (err) {
+      $('pin-input').value = '';
+      $('pin-error').textContent = pinErrorText(err);
+      $('pin-input').focus();
+      return;
+    } finally {
+      setBusy(button, false);
+      renderPinDialog();
+    }
+    useToken(out.token);
+    staff.name = out.name;
+    store.setJson('staff', staff);
+    flushRefusals();
+    closePin(true);
+  });
 
   // ------------------------------------------------------------------ kiosk mode
 
   /** A guest holds the tablet: navigation and staff controls are hidden; the Staff
-   * button asks for the staff key again before showing them. */
+   * button asks for the PIN again before showing them. */
   function guestMode(on) {
     document.body.classList.toggle('kiosk-mode', on);
     staffBar.hidden = on || !staff;
@@ -60,22 +264,8 @@
     if (on) $('new-code-form').hidden = true;
   }
 
-  $('staff-unlock').addEventListener('click', () => {
-    $('unlock-key').value = '';
-    $('unlock-error').textContent = '';
-    $('unlock-dialog').showModal();
-    $('unlock-key').focus();
-  });
-  $('unlock-cancel').addEventListener('click', () => $('unlock-dialog').close());
-  $('unlock-form').addEventListener('submit', (ev) => {
-    ev.preventDefault();
-    if (!staff || $('unlock-key').value.trim() !== staff.key) {
-      $('unlock-error').textContent = t('unlock_wrong');
-      $('unlock-key').focus();
-      return;
-    }
-    $('unlock-key').value = '';
-    $('unlock-dialog').close();
+  $('staff-unlock').addEventListener('click', async () => {
+    if (!(await askPin('unlock'))) return;
     guestMode(false);
     staffBar.hidden = false;
     $('staff-to-guest').focus();
@@ -85,51 +275,7 @@
     else showConsent();
   });
 
-  // ------------------------------------------------------------------ staff sign-in
-
-  async function loadVenues() {
-    staffError.textContent = '';
-    const key = staffKey.value.trim();
-    if (!key) {
-      staffError.textContent = t('err_unauthorized');
-      staffKey.focus();
-      return false;
-    }
-    try {
-      const data = await api('GET', '/v1/venues', { token: key });
-      venueNames = Object.fromEntries(data.venues.map((v) => [v.id, v.name]));
-      venueSelect.replaceChildren(...data.venues.filter((v) => !v.disabled).map((v) =>
-        el('option', { value: v.id, text: v.name === v.id ? v.id : `${v.name} (${v.id})` })));
-      venueSelect.disabled = venueSelect.options.length === 0;
-      if (venueSelect.options.length === 0) {
-        staffError.textContent = t('venue_none');
-        return false;
-      }
-      if (staff && staff.venue) venueSelect.value = staff.venue;
-      return true;
-    } catch (err) {
-      staffError.textContent = errorText(err);
-      return false;
-    }
-  }
-
-  $('venue-load').addEventListener('click', loadVenues);
-  staffKey.addEventListener('change', () => { if (staffKey.value.trim()) loadVenues(); });
-
-  $('staff-form').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    if (venueSelect.options.length === 0 && !(await loadVenues())) return;
-    staff = {
-      key: staffKey.value.trim(),
-      venue: venueSelect.value,
-      venueName: venueNames[venueSelect.value] || venueSelect.value,
-      days: Number(validity.value),
-    };
-    store.setJson('staff', staff);
-    store.setJson('venues', venueNames);
-    staffKey.value = '';
-    showConsent();
-  });
+  // ------------------------------------------------------------------ sign-in and venue
 
   function hideSteps() {
     for (const s of [staffSection, consentSection, refusedSection, photoSection, doneSection]) {
@@ -137,31 +283,171 @@
     }
   }
 
-  function showStaff(focus = true) {
+  function showStaffSection() {
     stopCamera();
     hideSteps();
     guestMode(false);
     staffBar.hidden = true;
-    if (staff) validity.value = String(staff.days);
     reveal(staffSection, null, false);
-    if (focus) staffKey.focus();
   }
 
-  $('staff-change').addEventListener('click', () => {
-    staffKey.value = staff ? staff.key : '';
-    venueSelect.replaceChildren();
-    loadVenues();
-    showStaff();
+  /** The sign-in form (account and PIN), with a message (``lines``: [key, vars] pairs). */
+  function showSignIn(lines, focus = true) {
+    status = lines || [];
+    renderStatus();
+    showStaffSection();
+    staffForm.hidden = true;
+    signinForm.hidden = false;
+    signinError.textContent = '';
+    pinInput.value = '';
+    if (!accountInput.value && staff) accountInput.value = staff.id;
+    if (focus) (accountInput.value ? pinInput : accountInput).focus();
+  }
+
+  async function loadVenues() {
+    staffError.textContent = '';
+    const data = await staffApi('GET', '/v1/venues');
+    venueNames = Object.fromEntries(data.venues.map((v) => [v.id, v.name]));
+    store.setJson('venues', venueNames);
+    const open = data.venues.filter((v) => !v.disabled);
+    venueSelect.replaceChildren(...open.map((v) =>
+      el('option', { value: v.id, text: v.name === v.id ? v.id : `${v.name} (${v.id})` })));
+    if (staff && staff.venue && open.some((v) => v.id === staff.venue)) {
+      venueSelect.value = staff.venue;
+    }
+    return open.map((v) => v.id);
+  }
+
+  /** The venue and validity choice of a signed-in staff member. */
+  async function showVenueForm(focus = true) {
+    status = [];
+    renderStatus();
+    showStaffSection();
+    signinForm.hidden = true;
+    staffForm.hidden = false;
+    $('staff-who').textContent = t('staff_who', { name: staff.name, staff: staff.id });
+    if (staff.days) validity.value = String(staff.days);
+    let venues;
+    try {
+      venues = await loadVenues();
+    } catch (err) {
+      if (!ended(err)) staffError.textContent = errorText(err);
+      return;
+    }
+    $('staff-submit').disabled = venues.length === 0;
+    if (venues.length === 0) staffError.textContent = t('venue_none');
+    if (focus) venueSelect.focus();
+  }
+
+  signinForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    signinError.textContent = '';
+    const account = accountInput.value.trim();
+    const pin = pinInput.value;
+    if (!ACCOUNT_RE.test(account)) {
+      signinError.textContent = t('need_account');
+      accountInput.focus();
+      return;
+    }
+    if (!pin) {
+      signinError.textContent = t('need_pin');
+      pinInput.focus();
+      return;
+    }
+    const button = $('signin-submit');
+    setBusy(button, true);
+    let out;
+    try {
+      out = await signInRequest(account, pin);
+    } catch (err) {
+      signinError.textContent = pinErrorText(err);
+      pinInput.value = '';
+      pinInput.focus();
+      return;
+    } finally {
+      pinInput.value = '';
+      setBusy(button, false);
+    }
+    const same = staff && staff.id === out.staff;
+    staff = { id: out.staff, name: out.name, venue: same ? staff.venue : null,
+      venueName: same ? staff.venueName : null, days: same ? staff.days : null };
+    store.setJson('staff', staff);
+    useToken(out.token);
+    flushRefusals();
+    if (held && out.venues.includes(held.venue)) {
+      resume(out.venues);
+      return;
+    }
+    dropHeld();
+    await showVenueForm();
   });
 
-  $('staff-signout').addEventListener('click', () => {
-    store.del('staff');
-    staff = null;
-    resetGuest();
-    venueSelect.replaceChildren();
-    venueSelect.disabled = true;
-    showStaff();
+  /** Back to the guest who was half-way through when the session ended. */
+  function resume(venues) {
+    const step = held.step;
+    clearTimeout(held.timer);
+    staff.venue = held.venue;
+    staff.venueName = venueNames[held.venue] || staff.venueName || held.venue;
+    staff.days = held.days;
+    store.setJson('staff', staff);
+    held = null;
+    status = [];
+    if (step === 'photo' && consent && venues.includes(staff.venue)) {
+      hideSteps();
+      renderStaffBar();
+      guestMode(true);
+      showPhoto();
+      photos.filter((p) => p.faces === null && !p.error).forEach(checkPhoto);
+    } else {
+      showConsent();
+    }
+  }
+
+  staffForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!venueSelect.value) {
+      staffError.textContent = t('venue_none');
+      return;
+    }
+    staff.venue = venueSelect.value;
+    staff.venueName = venueNames[venueSelect.value] || venueSelect.value;
+    staff.days = Number(validity.value);
+    store.setJson('staff', staff);
+    resetGuest(); // a new venue or validity is a new guest
+    showConsent();
   });
+
+  $('staff-change').addEventListener('click', () => showVenueForm());
+
+  /** Sign out, after the PIN: the session ends on the server and this tab forgets the
+   * token, who was signed in and every guest's data. */
+  async function signOut() {
+    if (!(await askPin('signout'))) return;
+    const old = token;
+    let lines = [['signed_out']];
+    try {
+      await api('DELETE', '/v1/staff/sessions/current', { token: old });
+    } catch (err) {
+      if (!(err instanceof FK.ApiError) || err.status !== 401) lines = [];
+      if (lines.length === 0) signinError.textContent = errorText(err);
+    }
+    if (held) clearTimeout(held.timer);
+    held = null;
+    resetGuest();
+    token = null;
+    staff = null;
+    venueNames = {};
+    pendingRefusals = 0;
+    for (const k of ['staff', 'staff-token', 'venues']) store.del(k);
+    venueSelect.replaceChildren();
+    accountInput.value = '';
+    const message = signinError.textContent;
+    showSignIn(lines);
+    signinError.textContent = message;
+  }
+
+  $('staff-signout').addEventListener('click', signOut);
+  $('staff-form-signout').addEventListener('click', signOut);
 
   $('staff-new-code').addEventListener('click', () => {
     const form = $('new-code-form');
@@ -182,11 +468,9 @@
     setBusy(button, true);
     let out;
     try {
-      out = await api('POST', `/v1/customers/${encodeURIComponent(customer)}/access-code`, {
-        token: staff.key,
-      });
+      out = await staffApi('POST', `/v1/customers/${encodeURIComponent(customer)}/access-code`);
     } catch (err) {
-      $('new-code-error').textContent = errorText(err);
+      if (!ended(err)) $('new-code-error').textContent = errorText(err);
       return;
     } finally {
       setBusy(button, false);
@@ -251,7 +535,7 @@
 
   $('consent-refuse').addEventListener('click', () => {
     // Nothing about the guest is sent: the server only counts one refusal.
-    api('POST', '/v1/pages/refusals', { token: staff.key }).catch(() => {});
+    countRefusal();
     resetGuest();
     hideSteps();
     reveal(refusedSection, $('refused-h'));
@@ -310,7 +594,7 @@
   async function countFaces(blob) {
     const form = new FormData();
     form.append('image', blob, 'frame.jpg');
-    const data = await api('POST', '/v1/faces/count', { token: staff.key, form });
+    const data = await staffApi('POST', '/v1/faces/count', { form });
     return data.faces;
   }
 
@@ -335,6 +619,7 @@
             showHint();
           }
         } catch (err) {
+          if (ended(err)) return;
           if (run === hintRun) {
             lastCount = null;
             hint.textContent = errorText(err);
@@ -429,7 +714,14 @@
     const photo = { blob, url: URL.createObjectURL(blob), faces: null, error: null };
     photos.push(photo);
     renderPhotos();
-    countFaces(blob).then((n) => { photo.faces = n; }, (err) => { photo.error = err; })
+    checkPhoto(photo);
+  }
+
+  /** Count the faces on a photo. If the staff session ended meanwhile, the photo stays
+   * unchecked and is checked again when staff sign in and the guest carries on. */
+  function checkPhoto(photo) {
+    countFaces(photo.blob)
+      .then((n) => { photo.faces = n; }, (err) => { if (!ended(err)) photo.error = err; })
       .finally(renderPhotos);
   }
 
@@ -502,9 +794,10 @@
     setBusy(enrolButton, true, t('enrolling'));
     let answer;
     try {
-      answer = await api('POST', '/v1/enrolments', { token: staff.key, form });
+      answer = await staffApi('POST', '/v1/enrolments', { form });
     } catch (err) {
       setBusy(enrolButton, false);
+      if (ended(err)) return; // the guest's photos wait for staff to sign in again
       photoError.textContent = errorText(err);
       return;
     }
@@ -524,14 +817,15 @@
     $('qr').removeAttribute('src');
     if (!result || !result.code) return;
     try {
-      const qr = await api('POST', '/v1/pages/customer-link', {
-        token: staff.key, json: { code: result.code, lang: FK.LANG },
+      const qr = await staffApi('POST', '/v1/pages/customer-link', {
+        json: { code: result.code, lang: FK.LANG },
       });
       if (!result || !result.code) return; // cleared meanwhile
       $('qr').src = qr.qr_svg;
       link.href = qr.url;
       link.textContent = qr.url;
     } catch (err) {
+      if (ended(err)) return;
       link.href = '/me';
       link.textContent = errorText(err);
     }
@@ -614,8 +908,8 @@
   }
 
   $('next').addEventListener('click', async () => {
-    const sure = await FK.confirmWith($('next-dialog'), $('next-confirm'), $('next-cancel'));
-    if (!sure) return;
+    // Only staff move on to the next guest: the PIN again, checked by the server.
+    if (!(await askPin('next'))) return;
     resetGuest();
     window.scrollTo(0, 0);
     showConsent();
@@ -624,6 +918,11 @@
   // ------------------------------------------------------------------ language
 
   document.addEventListener('fk:lang', () => {
+    renderStatus();
+    renderPinDialog();
+    if (staff && !staffForm.hidden) {
+      $('staff-who').textContent = t('staff_who', { name: staff.name, staff: staff.id });
+    }
     if (!consentSection.hidden) renderNotice();
     renderStaffBar();
     consentSummary();
@@ -639,6 +938,13 @@
 
   // ------------------------------------------------------------------ start
 
-  if (staff && staff.key && staff.venue) showConsent(false);
-  else showStaff(false);
+  if (token && staff.venue) {
+    showConsent(false);
+    // A tab reopened after the idle time finds its session over at once.
+    staffApi('GET', '/v1/staff/me').catch(() => {});
+  } else if (token) {
+    showVenueForm(false);
+  } else {
+    showSignIn([], false);
+  }
 })();
