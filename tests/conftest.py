@@ -12,7 +12,8 @@ Tests whose subject does not depend on the database engine (face engines, image
 decoding, pages in a browser, the benchmark, the command line, which always runs on
 SQLite files, KEK providers, key files) run in the SQLite pass only: the PostgreSQL pass
 deselects them (:data:`ENGINE_NEUTRAL`, or the ``engine_neutral`` marker), so the suite
-does not pay twice for what one pass proves.
+does not pay twice for what one pass proves. Tests that always run on PostgreSQL, whatever
+the engine (:data:`POSTGRESQL_ONLY`: the replicas), run in the PostgreSQL pass only.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ ENGINE_NEUTRAL = (
     "tests/test_cli.py",
     "tests/test_prod_lock.py",
 )
+#: Test folders and modules that run on PostgreSQL whatever the engine under test (the
+#: replicas share one PostgreSQL server, or restart a private one): the PostgreSQL pass
+#: runs them, the SQLite pass deselects them.
+POSTGRESQL_ONLY = ("tests/replicas/",)
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,21 +68,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "sqlite_only" in item.keywords:
                 item.add_marker(skip)
-        neutral = [item for item in items if _engine_neutral(item)]
-        if neutral:
-            config.hook.pytest_deselected(items=neutral)
-            items[:] = [item for item in items if not _engine_neutral(item)]
+        _deselect(config, items, lambda item: "engine_neutral" in item.keywords, ENGINE_NEUTRAL)
+    else:
+        _deselect(config, items, lambda item: False, POSTGRESQL_ONLY)
 
 
-def _engine_neutral(item: pytest.Item) -> bool:
-    if "engine_neutral" in item.keywords:
-        return True
+def _deselect(
+    config: pytest.Config,
+    items: list[pytest.Item],
+    marked: Callable[[pytest.Item], bool],
+    paths: tuple[str, ...],
+) -> None:
+    """Drop (as deselected) the items ``marked`` or under one of ``paths``."""
+    dropped = [item for item in items if marked(item) or _relative(item).startswith(paths)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        keep = {id(item) for item in items} - {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) in keep]
+
+
+def _relative(item: pytest.Item) -> str:
+    """The item's file relative to the project root ("" outside it)."""
     path = Path(str(item.fspath)).resolve()
     try:
-        relative = path.relative_to(_ROOT).as_posix()
+        return path.relative_to(_ROOT).as_posix()
     except ValueError:
-        return False
-    return relative.startswith(ENGINE_NEUTRAL)
+        return ""
 
 
 @dataclass(frozen=True)
