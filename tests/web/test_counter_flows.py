@@ -156,6 +156,10 @@ def test_kiosk_mode_hides_staff_controls_and_staff_issue_a_new_code(
     expect(page.locator("#receipt")).to_be_empty()
     expect(page.locator("#me-link")).to_have_attribute("href", re.compile(r"/me\?lang=en#code="))
     expect(page.locator(".site-nav")).to_be_hidden()  # the tablet goes back to the guest
+    # The link is for the guest's phone: on the tablet it does not open their page.
+    page.click("#me-link")
+    expect(page).to_have_url(re.compile(r"/kiosk/enrol\?lang=en$"))
+    expect(page.locator("#access-code")).to_have_text(code)
     shoot(page, "kiosk-9-new-code")
     assert httpx.get(f"{server.url}/v1/me", headers=old).status_code == 401
     new = {"Authorization": f"Bearer {code}"}

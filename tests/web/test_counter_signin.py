@@ -26,7 +26,10 @@ TEXT = {
         "pin": "Mã PIN",
         "wrong": "Sai tài khoản hoặc mã PIN.",
         "need_account": "Hãy nhập tên tài khoản nhân viên.",
-        "who": "Đang đăng nhập: Nguyễn Thị Lan ({staff}).",
+        "who": (
+            "Đang đăng nhập: Nguyễn Thị Lan ({staff}). Phiên đăng nhập tự kết thúc sau 15 "
+            "phút không dùng."
+        ),
         "signout_title": "Đăng xuất khỏi quầy?",
         "signed_out": "Đã đăng xuất. Máy tính bảng không còn giữ phiên đăng nhập nào.",
         "ended": (
@@ -44,7 +47,10 @@ TEXT = {
         "pin": "PIN",
         "wrong": "Wrong staff account or PIN.",
         "need_account": "Enter your staff account name.",
-        "who": "Signed in as Nguyễn Thị Lan ({staff}).",
+        "who": (
+            "Signed in as Nguyễn Thị Lan ({staff}). The session ends by itself after 15 "
+            "minutes unused."
+        ),
         "signout_title": "Sign out of the counter?",
         "signed_out": "Signed out. This tablet no longer holds a staff session.",
         "ended": "The staff session has ended (unused for a while, or signed out). Sign in again.",

@@ -270,6 +270,11 @@
     staffBar.hidden = false;
     $('staff-to-guest').focus();
   });
+  // The link under the QR code is for the guest's phone: on the tablet it does not open
+  // (the guest's page would keep their access code in this shared tab).
+  $('me-link').addEventListener('click', (ev) => {
+    if (document.body.classList.contains('kiosk-mode')) ev.preventDefault();
+  });
   $('staff-to-guest').addEventListener('click', () => {
     if (!doneSection.hidden || !photoSection.hidden) guestMode(true);
     else showConsent();
@@ -318,6 +323,12 @@
     return open.map((v) => v.id);
   }
 
+  function renderWho() {
+    const idle = Math.max(1, Math.round((staff.idleSeconds || 0) / 60));
+    $('staff-who').textContent = t('staff_who', { name: staff.name, staff: staff.id })
+      + (staff.idleSeconds ? ' ' + t('staff_idle', { minutes: idle }) : '');
+  }
+
   /** The venue and validity choice of a signed-in staff member. */
   async function showVenueForm(focus = true) {
     status = [];
@@ -325,7 +336,7 @@
     showStaffSection();
     signinForm.hidden = true;
     staffForm.hidden = false;
-    $('staff-who').textContent = t('staff_who', { name: staff.name, staff: staff.id });
+    renderWho();
     if (staff.days) validity.value = String(staff.days);
     let venues;
     try {
@@ -369,8 +380,9 @@
       setBusy(button, false);
     }
     const same = staff && staff.id === out.staff;
-    staff = { id: out.staff, name: out.name, venue: same ? staff.venue : null,
-      venueName: same ? staff.venueName : null, days: same ? staff.days : null };
+    staff = { id: out.staff, name: out.name, idleSeconds: out.idle_seconds,
+      venue: same ? staff.venue : null, venueName: same ? staff.venueName : null,
+      days: same ? staff.days : null };
     store.setJson('staff', staff);
     useToken(out.token);
     flushRefusals();
@@ -920,9 +932,7 @@
   document.addEventListener('fk:lang', () => {
     renderStatus();
     renderPinDialog();
-    if (staff && !staffForm.hidden) {
-      $('staff-who').textContent = t('staff_who', { name: staff.name, staff: staff.id });
-    }
+    if (staff && !staffForm.hidden) renderWho();
     if (!consentSection.hidden) renderNotice();
     renderStaffBar();
     consentSummary();
