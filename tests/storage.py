@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import MetaData, insert, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from keys.db import make_engine
+from dbkit import make_engine
 
 # -- raw database access through a separate engine, on SQLite or PostgreSQL ----------------
 

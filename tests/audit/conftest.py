@@ -4,7 +4,7 @@ Real deployments in ``tmp_path`` (vault.db, keys.db, kek/, audit/ signing key) o
 ``api.runtime.open_runtime(settings, create=True, clock=...)``; the command line run
 in-process through click's runner (and once through the installed console script); an
 RFC 6962 / RFC 9162 Merkle implementation written here from the RFC text, independent
-of ``vault.merkle``.
+of ``vault.audit.merkle``.
 
 Helpers are handed out as fixtures (not imported from this module) so the tests work
 under any pytest import mode.
@@ -189,7 +189,7 @@ class Deployment:
         return result
 
     def export(self, out: Path) -> dict[str, Any]:
-        from vault.export import export_audit
+        from vault.audit.export import export_audit
 
         return export_audit(self.vault.audit, self.runtime.keys, out)
 
@@ -216,9 +216,9 @@ class Deployment:
         return [json.loads(r[0]) for r in self.sql("SELECT leaf FROM audit_events ORDER BY seq")]
 
     def pubkey_pem(self) -> str:
-        from keys.signing import AuditSigner
+        from keys.signing import Ed25519Signer
 
-        return AuditSigner.load(self.settings.signing_key_path()).public_pem()
+        return Ed25519Signer.load(self.settings.signing_key_path()).public_pem()
 
 
 @pytest.fixture(autouse=True)
@@ -355,7 +355,7 @@ def backup() -> Callable[[Path, Path], Path]:
 
 
 class Rfc9162:
-    """RFC 6962 / RFC 9162 section 2.1 written from the RFC text (not from vault.merkle).
+    """RFC 6962 / RFC 9162 section 2.1 written from the RFC text (not from vault.audit.merkle).
 
     ``mth``, ``path`` and ``proof`` follow the recursive definitions (2.1.1, 2.1.3.1,
     2.1.4.1); ``verify_inclusion`` and ``verify_consistency`` the verification

@@ -211,8 +211,8 @@ def test_an_erasure_still_completes_while_signing_is_refused(log) -> None:
 
 
 def test_an_export_is_still_written_and_fails_verification(log, tmp_path) -> None:
-    from vault.export import export_audit
-    from vault.verify import verify_export
+    from vault.audit.export import export_audit
+    from vault.audit.verify import verify_export
 
     for _ in range(3):
         log.enrol()

@@ -15,8 +15,7 @@ from alembic.runtime.migration import MigrationContext
 
 from api.runtime import KEYS_MIGRATIONS, VAULT_MIGRATIONS, init_data_dir, open_runtime
 from api.settings import Settings
-from dbkit import make_engine
-from keys import schema
+from dbkit import make_engine, schema
 from keys.errors import KeysError
 from keys.store import metadata as keys_metadata
 from vault.models import metadata as vault_metadata
