@@ -3,20 +3,27 @@ pack on the command line. Like every command, each prints one JSON object."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from api.cli import CLI_ACTOR, CliError, data_dir_option, emit, load_settings, runtime_for
+from api.cli.common import CLI_ACTOR, CliError, cli_runtime, data_dir_option, emit
 from api.compliance import breach_register, request_register
 from api.compliance.breach import write_drafts
 from api.compliance.dpia import write_dossier
 from api.compliance.requests import carry_out
+from api.runtime import Runtime
 from api.settings import Settings
 from vault.breaches import STEPS, Scope
 from vault.requests import CHANNELS, KINDS, summary
+
+__all__ = ["breach_group", "compliance_group", "requests_group"]
+
+R = TypeVar("R")
 
 
 def parse_time(value: str | None, settings: Settings, name: str) -> datetime | None:
@@ -34,6 +41,13 @@ def parse_time(value: str | None, settings: Settings, name: str) -> datetime | N
     return parsed
 
 
+@contextmanager
+def _register(data_dir: Path | None, make: Callable[[Runtime], R]) -> Iterator[tuple[Runtime, R]]:
+    """A register (of requests or of breaches) of the data directory's vault."""
+    with cli_runtime(data_dir) as runtime:
+        yield runtime, make(runtime)
+
+
 @click.group(name="compliance")
 def compliance_group() -> None:
     """Evidence for Vietnam's Personal Data Protection Law."""
@@ -45,11 +59,8 @@ def compliance_group() -> None:
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["vi", "en"]))
 def dpia(data_dir: Path | None, out: Path, langs: tuple[str, ...]) -> None:
     """Write the impact-assessment dossier (Markdown and PDF) from the live deployment."""
-    runtime = runtime_for(data_dir)
-    try:
+    with cli_runtime(data_dir) as runtime:
         emit(write_dossier(runtime, out, actor=CLI_ACTOR, langs=langs or ("vi", "en")))
-    finally:
-        runtime.close()
 
 
 @click.group(name="requests")
@@ -84,22 +95,17 @@ def requests_open(
     note: str | None,
 ) -> None:
     """Record a request received at the counter, by phone, letter or e-mail."""
-    settings = load_settings(data_dir)
-    runtime = runtime_for(data_dir)
-    try:
-        register = request_register(runtime)
+    with _register(data_dir, request_register) as (runtime, register):
         request = register.open(
             kind=kind,
             channel=channel,
             actor=CLI_ACTOR,
             customer_id=customer,
             purpose=purpose,
-            received_at=parse_time(received, settings, "--received"),
+            received_at=parse_time(received, runtime.settings, "--received"),
             note=note,
         )
         emit(request.to_json(register.now()))
-    finally:
-        runtime.close()
 
 
 @requests_group.command("list")
@@ -108,9 +114,7 @@ def requests_open(
 @click.option("--customer", default=None)
 def requests_list(data_dir: Path | None, due: bool, customer: str | None) -> None:
     """Requests with their deadlines, what is late and the hours left."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = request_register(runtime)
+    with _register(data_dir, request_register) as (runtime, register):
         now = register.now()
         found = register.find(pending_only=due, customer_id=customer)
         emit(
@@ -121,8 +125,6 @@ def requests_list(data_dir: Path | None, due: bool, customer: str | None) -> Non
                 "requests": [r.to_json(now) for r in found],
             }
         )
-    finally:
-        runtime.close()
 
 
 @requests_group.command("ack")
@@ -130,12 +132,8 @@ def requests_list(data_dir: Path | None, due: bool, customer: str | None) -> Non
 @click.argument("request_id")
 def requests_ack(data_dir: Path | None, request_id: str) -> None:
     """Record that the requester was told their request is being handled."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = request_register(runtime)
+    with _register(data_dir, request_register) as (_runtime, register):
         emit(register.acknowledge(request_id, actor=CLI_ACTOR).to_json(register.now()))
-    finally:
-        runtime.close()
 
 
 @requests_group.command("complete")
@@ -148,15 +146,11 @@ def requests_complete(
 ) -> None:
     """Do what the request asks (withdraw, object, restrict, erase, give access) and
     record it completed."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = request_register(runtime)
+    with _register(data_dir, request_register) as (runtime, register):
         closed, result = carry_out(
             runtime, register, request_id, actor=CLI_ACTOR, customer_id=customer, outcome=outcome
         )
         emit({**closed.to_json(register.now()), "result": result})
-    finally:
-        runtime.close()
 
 
 @requests_group.command("refuse")
@@ -165,12 +159,8 @@ def requests_complete(
 @click.option("--reason", required=True)
 def requests_refuse(data_dir: Path | None, request_id: str, reason: str) -> None:
     """Refuse a request, saying why."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = request_register(runtime)
+    with _register(data_dir, request_register) as (_runtime, register):
         emit(register.refuse(request_id, reason=reason, actor=CLI_ACTOR).to_json(register.now()))
-    finally:
-        runtime.close()
 
 
 @click.group(name="breach")
@@ -206,21 +196,16 @@ def breach_open(
         if customers
         else Scope()
     )
-    settings = load_settings(data_dir)
-    runtime = runtime_for(data_dir)
-    try:
-        register = breach_register(runtime)
+    with _register(data_dir, breach_register) as (runtime, register):
         breach = register.open(
             description=description,
             actor=CLI_ACTOR,
             scope=scope,
-            discovered_at=parse_time(discovered, settings, "--discovered"),
-            occurred_from=parse_time(occurred_from, settings, "--from"),
-            occurred_to=parse_time(occurred_to, settings, "--to"),
+            discovered_at=parse_time(discovered, runtime.settings, "--discovered"),
+            occurred_from=parse_time(occurred_from, runtime.settings, "--from"),
+            occurred_to=parse_time(occurred_to, runtime.settings, "--to"),
         )
         emit({**breach.to_json(register.now()), "affected": register.subjects(breach.breach_id)})
-    finally:
-        runtime.close()
 
 
 @breach_group.command("step")
@@ -233,16 +218,11 @@ def breach_step(
     data_dir: Path | None, breach_id: str, step: str, note: str, at: str | None
 ) -> None:
     """Record a step: contained, authority_notified, subjects_notified, note, closed."""
-    settings = load_settings(data_dir)
-    runtime = runtime_for(data_dir)
-    try:
-        register = breach_register(runtime)
+    with _register(data_dir, breach_register) as (runtime, register):
         breach = register.step(
-            breach_id, step, actor=CLI_ACTOR, note=note, at=parse_time(at, settings, "--at")
+            breach_id, step, actor=CLI_ACTOR, note=note, at=parse_time(at, runtime.settings, "--at")
         )
         emit(breach.to_json(register.now()))
-    finally:
-        runtime.close()
 
 
 @breach_group.command("show")
@@ -250,13 +230,9 @@ def breach_step(
 @click.argument("breach_id")
 def breach_show(data_dir: Path | None, breach_id: str) -> None:
     """A breach file, its steps, the time left and the affected customers."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = breach_register(runtime)
+    with _register(data_dir, breach_register) as (_runtime, register):
         breach = register.get(breach_id)
         emit({**breach.to_json(register.now()), "affected": register.subjects(breach_id)})
-    finally:
-        runtime.close()
 
 
 @breach_group.command("list")
@@ -264,13 +240,9 @@ def breach_show(data_dir: Path | None, breach_id: str) -> None:
 @click.option("--open", "open_only", is_flag=True, help="Only files still open.")
 def breach_list(data_dir: Path | None, open_only: bool) -> None:
     """Breach files, the latest first, with the time left to notify."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = breach_register(runtime)
+    with _register(data_dir, breach_register) as (_runtime, register):
         now = register.now()
         emit({"now": now, "breaches": [b.to_json(now) for b in register.find(open_only=open_only)]})
-    finally:
-        runtime.close()
 
 
 @breach_group.command("draft")
@@ -280,9 +252,7 @@ def breach_list(data_dir: Path | None, open_only: bool) -> None:
 @click.option("--lang", "langs", multiple=True, type=click.Choice(["vi", "en"]))
 def breach_draft(data_dir: Path | None, breach_id: str, out: Path, langs: tuple[str, ...]) -> None:
     """Draft the notification to the authority and the notice to each affected guest."""
-    runtime = runtime_for(data_dir)
-    try:
-        register = breach_register(runtime)
+    with _register(data_dir, breach_register) as (runtime, register):
         breach = register.get(breach_id)
         langs = langs or ("vi", "en")
         files = write_drafts(
@@ -290,5 +260,3 @@ def breach_draft(data_dir: Path | None, breach_id: str, out: Path, langs: tuple[
         )
         register.step(breach_id, "drafted", actor=CLI_ACTOR, note=", ".join(p.name for p in files))
         emit({"breach": breach_id, "out": out, "files": [p.name for p in files]})
-    finally:
-        runtime.close()

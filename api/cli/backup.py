@@ -8,32 +8,25 @@ from pathlib import Path
 
 import click
 
-from api.runtime import VAULT_MIGRATIONS, open_runtime
-from api.settings import Settings
+from api.cli.common import CliError, cli_runtime, emit, load_settings
+from api.cli.common import plain_data_dir_option as data_dir_option
+from api.runtime import VAULT_MIGRATIONS
 from keys.db import make_engine
 
 __all__ = ["backup_command", "restore_check_command", "restore_command"]
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    from api.cli import load_settings
-
-    return load_settings(data_dir)
-
-
 @click.command("backup")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@data_dir_option()
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path, file_okay=False), help="A new folder."
 )
 def backup_command(data_dir: Path | None, out: Path) -> None:
     """A consistent backup of both stores, with a manifest naming the KEK epoch (the KEK
     and the audit signing key are never in it)."""
-    from api.cli import emit
     from vault.backup import take_backup
 
-    runtime = open_runtime(_settings(data_dir), start=False, restoring=True)
-    try:
+    with cli_runtime(data_dir, start=False, restoring=True) as runtime:
         audit = runtime.vault.audit
         root = audit.sign_head().root_hash if audit is not None else None
         manifest = take_backup(
@@ -44,13 +37,11 @@ def backup_command(data_dir: Path | None, out: Path) -> None:
             now=runtime.vault.now(),
             audit_root=root,
         )
-    finally:
-        runtime.close()
     emit({"out": out.resolve(), **manifest})
 
 
 @click.command("restore")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@data_dir_option()
 @click.option(
     "--from",
     "source",
@@ -75,7 +66,6 @@ def restore_command(
 ) -> None:
     """Restore a backup into new, empty databases. The vault then refuses to serve until
     `facekeep restore-check` has re-applied the erasures recorded after the backup."""
-    from api.cli import CliError, emit
     from vault.backup import restore_backup
 
     if drill == replace_original:
@@ -84,7 +74,7 @@ def restore_command(
             "say what the copy is: --drill (practice; never touches the original's KEK "
             "epochs) or --replace-original (disaster recovery)",
         )
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir)
     if settings.database_url is None or settings.keystore_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)
@@ -122,7 +112,7 @@ def restore_command(
 
 
 @click.command("restore-check")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@data_dir_option()
 @click.option(
     "--witness",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -139,14 +129,12 @@ def restore_command(
 )
 def restore_check_command(data_dir: Path | None, witness: Path | None, reason: str | None) -> None:
     """Re-apply every erasure and withdrawal recorded after the backup, then serve."""
-    from api.cli import CliError, emit
     from vault.backup import accept_without_witness, reapply_erasures
     from vault.verify import verify_export
 
     if (witness is None) == (reason is None):
         raise CliError("usage", "give --witness DIR, or --no-witness REASON")
-    runtime = open_runtime(_settings(data_dir), start=False, restoring=True)
-    try:
+    with cli_runtime(data_dir, start=False, restoring=True) as runtime:
         if witness is not None:
             done = reapply_erasures(runtime.vault, witness, verify=verify_export)
             emit(
@@ -163,5 +151,3 @@ def restore_check_command(data_dir: Path | None, witness: Path | None, reason: s
             assert reason is not None
             seq = accept_without_witness(runtime.vault, reason)
             emit({"accepted_without_witness": reason, "audit_seq": seq, "serving": True})
-    finally:
-        runtime.close()

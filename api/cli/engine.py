@@ -6,23 +6,26 @@ from pathlib import Path
 
 import click
 
-from api.runtime import open_runtime
+from api.cli.common import CLI_ACTOR, CliError, cli_runtime, emit, load_settings
+from api.cli.common import plain_data_dir_option as data_dir_option
 from enroll import ENGINES, engine
-from vault import Actor
 from vault.model_record import customers_without_model, switch_model, template_models
 
 __all__ = ["engine_group"]
 
-CLI_ACTOR = Actor(role="operator", id="cli")
+
+@click.group(name="engine")
+def engine_group() -> None:
+    """The face engine this vault serves."""
 
 
-def _status(data_dir: Path | None) -> dict[str, object]:
-    from api.cli import load_settings
-
-    runtime = open_runtime(load_settings(data_dir), start=False)
-    try:
+@engine_group.command("status")
+@data_dir_option(file_okay=True)
+def engine_status(data_dir: Path | None) -> None:
+    """Show the vault's engine, its thresholds and its templates per model."""
+    with cli_runtime(data_dir, start=False) as runtime:
         spec = engine(runtime.settings.face_engine or "")
-        return {
+        status = {
             "engine": spec.name,
             "model_version": spec.model_version,
             "threshold": runtime.settings.match_threshold,
@@ -32,27 +35,12 @@ def _status(data_dir: Path | None) -> dict[str, object]:
                 runtime.vault.engine, spec.model_version
             ),
         }
-    finally:
-        runtime.close()
-
-
-@click.group(name="engine")
-def engine_group() -> None:
-    """The face engine this vault serves."""
-
-
-@engine_group.command("status")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
-def engine_status(data_dir: Path | None) -> None:
-    """Show the vault's engine, its thresholds and its templates per model."""
-    from api.cli import emit
-
-    emit(_status(data_dir))
+    emit(status)
 
 
 @engine_group.command("switch")
 @click.argument("name", type=click.Choice(sorted(ENGINES)))
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None)
+@data_dir_option(file_okay=True)
 @click.option(
     "--yes",
     is_flag=True,
@@ -66,8 +54,6 @@ def engine_switch(name: str, data_dir: Path | None, yes: bool) -> None:
     have enrolled anew (staff re-enrolment at the counter). Templates of the old engine
     stay sealed and unused until erasure or retention removes them.
     """
-    from api.cli import CliError, emit, load_settings
-
     if not yes:
         raise CliError(
             "confirmation_required",
@@ -75,15 +61,12 @@ def engine_switch(name: str, data_dir: Path | None, yes: bool) -> None:
             "repeat with --yes",
         )
     settings = load_settings(data_dir).model_copy(update={"face_engine": None})
-    runtime = open_runtime(settings, start=False)
-    try:
+    with cli_runtime(data_dir, settings=settings, start=False) as runtime:
         spec = engine(name)
         before = switch_model(
             runtime.vault.engine, spec.model_version, actor=CLI_ACTOR, now=runtime.vault.now
         )
         waiting = customers_without_model(runtime.vault.engine, spec.model_version)
-    finally:
-        runtime.close()
     previous = next((s.name for s in ENGINES.values() if s.model_version == before), before)
     emit(
         {

@@ -17,10 +17,21 @@ import click
 
 from api import accounts, credentials
 from api.accounts import AccountError
+from api.cli.common import CLI_ACTOR, CliError, cli_runtime, emit, plain_data_dir_option
 
-__all__ = ["credentials_group", "staff_group", "witness_command"]
+__all__ = ["credentials_group", "staff_group"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+_NOT_FOUND = {"key": ("key_not_found", "no API key"), "staff": ("not_found", "no staff account")}
+
+
+def _found(value: T | None, kind: str, name: str) -> T:
+    """``value``, unless the API key or staff account named was not found."""
+    if value is None:
+        code, what = _NOT_FOUND[kind]
+        raise CliError(code, f"{what} {name!r}")
+    return value
 
 
 def _pin(from_stdin: bool) -> tuple[str, bool]:
@@ -37,31 +48,24 @@ def credentials_group() -> None:
 
 
 @credentials_group.command("list")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@plain_data_dir_option()
 @click.option("--role", type=click.Choice(["admin", "kiosk", "auditor", "staff"]), default=None)
 def list_credentials(data_dir: Path | None, role: str | None) -> None:
     """Every API key and staff account (never a secret)."""
-    from api.cli import emit, runtime_for
-
-    runtime = runtime_for(data_dir)
-    try:
+    with cli_runtime(data_dir) as runtime:
         engine = runtime.vault.engine
         keys = [] if role == "staff" else credentials.list_keys(engine, role)
         staff = accounts.list_staff(engine) if role in (None, "staff") else []
-    finally:
-        runtime.close()
     emit({"keys": [k.public() for k in keys], "staff": [a.public() for a in staff]})
 
 
 def _one_of(key: str | None, staff: str | None, customer: str | None) -> None:
-    from api.cli import CliError
-
     if sum(x is not None for x in (key, staff, customer)) != 1:
         raise CliError("usage", "name exactly one of --key, --staff or --customer")
 
 
 TARGETS = [
-    click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None),
+    plain_data_dir_option(),
     click.option("--key", default=None, help="An API key id (admin_..., kiosk_..., auditor_...)."),
     click.option("--staff", default=None, help="A staff account id."),
     click.option("--customer", default=None, help="A customer (their access code)."),
@@ -80,28 +84,19 @@ def disable(
     data_dir: Path | None, key: str | None, staff: str | None, customer: str | None
 ) -> None:
     """Disable an API key, a staff account (its sessions end) or a customer's access code."""
-    from api.cli import CLI_ACTOR, CliError, emit, runtime_for
-
     _one_of(key, staff, customer)
-    runtime = runtime_for(data_dir)
-    try:
+    with cli_runtime(data_dir) as runtime:
         engine, now = runtime.vault.engine, runtime.vault.now()
         if key is not None:
             found = credentials.disable_key(engine, key, now=now, actor=CLI_ACTOR)
-            if found is None:
-                raise CliError("key_not_found", f"no API key {key!r}")
-            emit(found.public())
+            emit(_found(found, "key", key).public())
         elif staff is not None:
             account = accounts.disable_staff(engine, staff, now=now, actor=CLI_ACTOR)
-            if account is None:
-                raise CliError("not_found", f"no staff account {staff!r}")
-            emit(account.public())
+            emit(_found(account, "staff", staff).public())
         else:
             assert customer is not None
             runtime.vault.replace_access_code(customer, None, actor=CLI_ACTOR)
             emit({"customer": customer, "access_code": None})
-    finally:
-        runtime.close()
 
 
 @credentials_group.command("rotate")
@@ -116,33 +111,27 @@ def rotate(
 ) -> None:
     """Give an API key a new secret, a staff account a new PIN, or a customer a new access
     code; the new secret is printed once and the old one stops working."""
-    from api.cli import CLI_ACTOR, CliError, emit, runtime_for
     from api.operations import replace_access_code
 
     _one_of(key, staff, customer)
-    runtime = runtime_for(data_dir)
-    try:
+    with cli_runtime(data_dir) as runtime:
         engine, now = runtime.vault.engine, runtime.vault.now()
         if key is not None:
-            rotated = credentials.rotate_key(engine, key, now=now, actor=CLI_ACTOR)
-            if rotated is None:
-                raise CliError("key_not_found", f"no API key {key!r}")
-            emit({"key": rotated[0], **rotated[1].public()})
+            secret, api_key = _found(
+                credentials.rotate_key(engine, key, now=now, actor=CLI_ACTOR), "key", key
+            )
+            emit({"key": secret, **api_key.public()})
         elif staff is not None:
             pin, made = _pin(pin_stdin)
             try:
                 account = accounts.rotate_staff(engine, staff, pin=pin, now=now, actor=CLI_ACTOR)
             except AccountError as exc:
                 raise CliError(exc.code, str(exc)) from None
-            if account is None:
-                raise CliError("not_found", f"no staff account {staff!r}")
-            emit({**account.public(), "pin": pin if made else None})
+            emit({**_found(account, "staff", staff).public(), "pin": pin if made else None})
         else:
             assert customer is not None
             code = replace_access_code(runtime, customer, actor=CLI_ACTOR)
             emit({"customer": customer, "access_code": code})
-    finally:
-        runtime.close()
 
 
 @click.group(name="staff")
@@ -151,7 +140,7 @@ def staff_group() -> None:
 
 
 @staff_group.command("create")
-@click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@plain_data_dir_option()
 @click.option("--id", "staff_id", required=True, help="The sign-in name, e.g. lan.nguyen.")
 @click.option("--venue", "venues", multiple=True, required=True)
 @click.option("--name", default="", help="The person's name, for the operator's list.")
@@ -160,15 +149,13 @@ def create_staff(
     data_dir: Path | None, staff_id: str, venues: tuple[str, ...], name: str, pin_stdin: bool
 ) -> None:
     """Make a staff account for some venues; a PIN made here is printed once."""
-    from api.cli import CLI_ACTOR, CliError, emit, runtime_for
     from vault.consent import check_id
 
     check_id(staff_id, "staff")
     for venue in venues:
         check_id(venue, "venue")
     pin, made = _pin(pin_stdin)
-    runtime = runtime_for(data_dir)
-    try:
+    with cli_runtime(data_dir) as runtime:
         engine, now = runtime.vault.engine, runtime.vault.now()
         for venue in venues:
             credentials.ensure_venue(engine, venue, venue, now, CLI_ACTOR)
@@ -184,70 +171,4 @@ def create_staff(
             )
         except AccountError as exc:
             raise CliError(exc.code, str(exc)) from None
-    finally:
-        runtime.close()
     emit({**account.public(), "pin": pin if made else None})
-
-
-@click.command("witness")
-@click.option("--url", required=True, help="The facekeep service, e.g. https://vault.example")
-@click.option("--key", required=True, envvar="FACEKEEP_AUDITOR_KEY", help="An auditor key.")
-@click.option(
-    "--state",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="This witness's folder: the heads it kept, the pinned key, any ALARM.json.",
-)
-@click.option(
-    "--pubkey",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None,
-    help="The audit public key to pin (PEM or base64); default: the one served at the "
-    "first run, pinned from then on.",
-)
-@click.option(
-    "--cosign",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Cosign each accepted head with this Ed25519 key file (made if missing).",
-)
-@click.option(
-    "--count", type=click.IntRange(0), default=1, show_default=True, help="Polls; 0: forever."
-)
-@click.option("--interval", type=click.FloatRange(0.1), default=60.0, show_default=True)
-def witness_command(
-    url: str,
-    key: str,
-    state: Path,
-    pubkey: Path | None,
-    cosign: Path | None,
-    count: int,
-    interval: float,
-) -> None:
-    """Poll the service's signed tree head, check it against the heads kept here with a
-    consistency proof, and keep it; exits non-zero on any inconsistency."""
-    import time
-
-    import httpx
-
-    from api.cli import CliError, emit
-    from api.witness import Witness, WitnessAlarm, load_cosigner
-    from keys.signing import load_public_key
-
-    pinned = load_public_key(pubkey.read_text()) if pubkey else None
-    cosigner = load_cosigner(cosign) if cosign else None
-    headers = {"Authorization": f"Bearer {key}"}
-    polls = 0
-    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-        try:
-            witness = Witness(state, client, pubkey=pinned, cosigner=cosigner)
-            while True:
-                emit(witness.poll().to_json())
-                polls += 1
-                if count and polls >= count:
-                    break
-                time.sleep(interval)
-        except WitnessAlarm as exc:
-            raise CliError("audit_inconsistent", str(exc)) from None
-        except httpx.HTTPError as exc:
-            raise CliError("witness_unreachable", f"{type(exc).__name__}: {exc}") from None
