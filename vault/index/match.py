@@ -305,7 +305,9 @@ class MatchIndex:
         templates).
         """
         q = as_rows(probe, 1)[0]
-        query = query._replace(threshold=float(query.threshold), margin=float(query.margin))
+        if type(query.threshold) is not float or type(query.margin) is not float:
+            # (A NumPy scalar would carry its own precision into the comparisons.)
+            query = query._replace(threshold=float(query.threshold), margin=float(query.margin))
         with self._lock:
             ann = self._ann if not exact and self._uses_ann() else None
         # FAISS only proposes rows; everything it says is checked against the matrix below,
