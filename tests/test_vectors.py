@@ -170,7 +170,7 @@ def test_invalid_wrapped_key_is_refused(case: dict[str, Any]) -> None:
 @pytest.mark.engine_neutral
 @pytest.mark.parametrize("case", LEAVES["vectors"], ids=_ids(LEAVES["vectors"], "seq"))
 def test_audit_leaf_is_built_and_hashed_as_the_vector(case: dict[str, Any]) -> None:
-    text = leaf(case["seq"], **_event(case))
+    text = leaf(case["seq"], _event(case))
     assert text == case["leaf"]
     assert leaf_hash(text.encode("utf-8")).hex() == case["leaf_hash"]
     body = json.loads(case["leaf"])

@@ -233,7 +233,7 @@ def audit_leaves() -> dict[str, Any]:
     """Audit events as canonical-JSON leaves and their RFC 6962 leaf hashes."""
     cases = []
     for seq, event in enumerate(_events()):
-        text = leaf(seq, **event)
+        text = leaf(seq, event)
         cases.append(
             {
                 "seq": seq,

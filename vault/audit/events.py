@@ -9,7 +9,7 @@ goes through it, so the leaves cannot drift apart and break the Merkle proofs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,27 +57,23 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def leaf(
-    seq: int,
-    *,
-    ts: datetime,
-    actor: Actor,
-    action: str,
-    outcome: str = "ok",
-    customer_id: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> str:
-    """The canonical JSON leaf of event ``seq``: the stored, hashed and exported form."""
+def leaf(seq: int, event: Mapping[str, Any]) -> str:
+    """The canonical JSON leaf of event ``seq``: the stored, hashed and exported form.
+
+    ``event`` holds the keyword arguments of :func:`append_event` (``ts``, ``actor``,
+    ``action``, and optionally ``outcome``, ``customer_id``, ``details``).
+    """
+    actor: Actor = event["actor"]
     return canonical_json(
         {
             "v": LEAF_VERSION,
             "seq": seq,
-            "ts": ts.isoformat(),
+            "ts": event["ts"].isoformat(),
             "actor": {"role": actor.role, "id": actor.id},
-            "action": action,
-            "outcome": outcome,
-            "customer": customer_id,
-            "details": details or {},
+            "action": event["action"],
+            "outcome": event.get("outcome", "ok"),
+            "customer": event.get("customer_id"),
+            "details": event.get("details") or {},
         }
     )
 
@@ -94,7 +90,7 @@ class AuditEvent:
     leaf_hash: bytes
 
 
-def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[int]:
+def append_events(conn: Connection, events: Sequence[Mapping[str, Any]]) -> list[int]:
     """Append events (each the keyword arguments of :func:`append_event` as a dict) inside
     the caller's transaction, with consecutive sequence numbers; returns them."""
     if not events:
@@ -103,15 +99,7 @@ def append_events(conn: Connection, events: Sequence[dict[str, Any]]) -> list[in
     last = int(conn.execute(_LAST_SEQ).scalar_one())
     rows = []
     for seq, event in enumerate(events, start=last + 1):
-        text = leaf(
-            seq,
-            ts=event["ts"],
-            actor=event["actor"],
-            action=event["action"],
-            outcome=event.get("outcome", "ok"),
-            customer_id=event.get("customer_id"),
-            details=event.get("details"),
-        )
+        text = leaf(seq, event)
         rows.append(
             {
                 "seq": seq,
