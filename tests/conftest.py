@@ -42,6 +42,7 @@ ENGINE_NEUTRAL = (
     "tests/enroll/",
     "tests/eval/",
     "tests/web/",
+    "tests/keys/test_kek_contract.py",
     "tests/keys/test_kek_pkcs11.py",
     "tests/keys/test_kek_transit.py",
     "tests/reliability/test_hostile_images.py",

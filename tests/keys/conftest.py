@@ -1,5 +1,6 @@
 """Fixtures for the key hierarchy tests: real KEK files, real key stores on the engine
-under test (SQLite files or PostgreSQL schemas, see tests/conftest.py), a clock.
+under test (SQLite files or PostgreSQL schemas, see tests/conftest.py), a clock, and the
+real KEK services (a SoftHSM2 token, an OpenBao transit mount) the provider tests use.
 
 Helpers are handed out as fixtures (not imported from this module); what the key-store
 and vault tests share lives in ``tests/storage.py``.
@@ -7,6 +8,7 @@ and vault tests share lives in ``tests/storage.py``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 
 from keys import KeyStore, LocalKekProvider
 from keys.store import metadata as keys_metadata
+from tests.keys.providers import BaoServer, SoftHsm, Token, Transit
 from tests.storage import Backups, query, rows_containing
 from tests.support import Clock
 
@@ -114,3 +117,52 @@ def open_store(db_url: str, kek_dir: Path, clock: Clock) -> Iterator[Callable[..
 @pytest.fixture
 def store(open_store: Callable[..., KeyStore]) -> KeyStore:
     return open_store()
+
+
+# -- the real KEK services: one SoftHSM2 token directory and one OpenBao server a session --
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoftHsm]:
+    """One SoftHSM2 token directory per test process (the PKCS#11 module reads
+    SOFTHSM2_CONF when it is first loaded); each test makes tokens of its own in it."""
+    hsm = SoftHsm.setup(tmp_path_factory.mktemp("softhsm"))
+    before = os.environ.get("SOFTHSM2_CONF")
+    os.environ["SOFTHSM2_CONF"] = str(hsm.conf)
+    yield hsm
+    if before is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = before
+
+
+@pytest.fixture
+def token(softhsm: SoftHsm) -> Iterator[Token]:
+    """A fresh token of this test (its providers closed at teardown)."""
+    t = Token(softhsm)
+    yield t
+    t.close()
+
+
+@pytest.fixture(scope="session")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """One OpenBao dev server per test process; each test gets a mount of its own."""
+    server = BaoServer.start(tmp_path_factory.mktemp("bao"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(bao: BaoServer) -> Any:
+    """A root hvac client that goes around the provider, to look at the server's state."""
+    import hvac
+
+    return hvac.Client(url=bao.url, token=bao.token)
+
+
+@pytest.fixture
+def transit(bao: BaoServer) -> Iterator[Transit]:
+    """A fresh transit key and mount of this test (its providers closed at teardown)."""
+    t = Transit(bao)
+    yield t
+    t.close()

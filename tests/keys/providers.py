@@ -1,10 +1,12 @@
 """Helpers for the PKCS#11 (SoftHSM2) and transit (OpenBao) provider tests.
 
-Plain functions and classes, no fixtures: the test modules build their fixtures on them.
+Plain functions and classes, no fixtures: tests/keys/conftest.py and other test folders
+build their fixtures on them.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -12,12 +14,15 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from keys import KekProvider, KeyDestroyed, KeyStore
+from keys.kek_pkcs11 import Pkcs11KekProvider
+from keys.kek_transit import TransitKekProvider
 from tests.support import free_port, stop_process, wait_ready
 from vault import Actor, ConsentRequest, Vault
 
@@ -100,6 +105,55 @@ class SoftHsm:
         return set(self.tokendir.rglob("*.object"))
 
 
+class Token:
+    """A fresh SoftHSM2 token: its label, PIN and the providers opened on it (closed by
+    ``close``)."""
+
+    def __init__(self, hsm: SoftHsm) -> None:
+        import pkcs11
+
+        self.hsm = hsm
+        self.pin = "pin-" + secrets.token_hex(6)
+        self.label = hsm.new_token(self.pin)
+        # Let the already-loaded module see the new slot.
+        pkcs11.lib(SOFTHSM_MODULE).reinitialize()
+        self.opened: list[Pkcs11KekProvider] = []
+
+    def provider(
+        self, *, create: bool = True, prefix: str = "facekeep-kek", owner: str | None = None
+    ) -> Pkcs11KekProvider:
+        if create:
+            provider = Pkcs11KekProvider.create(
+                SOFTHSM_MODULE, self.label, self.pin, key_label_prefix=prefix, owner=owner
+            )
+        else:
+            provider = Pkcs11KekProvider(
+                SOFTHSM_MODULE, self.label, self.pin, key_label_prefix=prefix
+            )
+        self.opened.append(provider)
+        return provider
+
+    def public_session(self) -> Any:
+        """A session without login: it sees private objects while a provider is logged
+        in, and closing it does not log the provider out."""
+        import pkcs11
+
+        return pkcs11.lib(SOFTHSM_MODULE).get_token(token_label=self.label).open(rw=True)
+
+    def labels(self) -> list[str]:
+        from pkcs11 import Attribute, ObjectClass
+
+        with self.public_session() as session:
+            return sorted(
+                str(o[Attribute.LABEL])
+                for o in session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY})
+            )
+
+    def close(self) -> None:
+        for provider in self.opened:
+            provider.close()
+
+
 # -- OpenBao -------------------------------------------------------------------------------
 
 
@@ -155,6 +209,38 @@ class BaoServer:
 
     def stop(self) -> None:
         stop_process(self.process, grace=10)
+
+
+_transit_names = itertools.count(1)
+
+
+class Transit:
+    """A fresh transit key (and mount) on a server; ``provider()`` opens providers on it
+    (closed by ``close``)."""
+
+    def __init__(self, bao: BaoServer) -> None:
+        n = next(_transit_names)
+        self.bao = bao
+        self.mount = f"transit-t{n}"
+        self.key = f"facekeep-kek-t{n}"
+        self.opened: list[TransitKekProvider] = []
+
+    def provider(
+        self, *, create: bool = True, token: str | None = None, owner: str | None = None
+    ) -> TransitKekProvider:
+        token = token or self.bao.token
+        if create:
+            provider = TransitKekProvider.create(
+                self.bao.url, token, key_name=self.key, mount=self.mount, owner=owner
+            )
+        else:
+            provider = TransitKekProvider(self.bao.url, token, key_name=self.key, mount=self.mount)
+        self.opened.append(provider)
+        return provider
+
+    def close(self) -> None:
+        for provider in self.opened:
+            provider.close()
 
 
 # -- a whole vault on a provider -----------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The local key-encryption-key provider: key files, permissions, wrong KEKs."""
+"""The local key-encryption-key provider: key files, permissions, wrong KEKs. (What every
+provider does alike, this one included, is in test_kek_contract.py.)"""
 
 from __future__ import annotations
 
@@ -161,17 +162,6 @@ def test_an_epoch_destroyed_by_another_process_is_forgotten_on_reload(
     assert kek.epochs() == [2]  # re-read from disk: epoch 1 and its cipher are gone
     with pytest.raises(DecryptionFailed):
         kek.unwrap(old, epoch=1, context=CTX)
-
-
-def test_wrapped_key_is_bound_to_its_context(kek: LocalKekProvider) -> None:
-    wrapped = kek.wrap(b"\x05" * 32, epoch=1, context=CTX)
-    for ctx in (
-        ("facekeep/dek/v1", "other", "k_1", "1"),
-        ("facekeep/dek/v1", "cust", "k_2", "1"),
-        ("facekeep/dek/v1", "cust", "k_1", "2"),
-    ):
-        with pytest.raises(DecryptionFailed):
-            kek.unwrap(wrapped, epoch=1, context=ctx)
 
 
 def test_wrong_kek_cannot_open_existing_keys(tmp_path: Path, open_store, kek: LocalKekProvider):
