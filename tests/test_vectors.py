@@ -30,6 +30,7 @@ from vault.audit.events import Actor, append_event, append_events, canonical_jso
 from vault.audit.log import AuditLog, TreeHead, check_head_signature, head_from_json
 from vault.audit.merkle import MerkleTree, leaf_hash
 from vault.audit.signing import check_signature, public_key_id, sign_text
+from vault.consent import ConsentRequest
 from vault.errors import SignatureInvalid
 from vault.models import metadata
 from vault.templates import open_template, seal_template, template_context
@@ -46,6 +47,7 @@ WRAPPED = _load("wrapped_key.json")
 LEAVES = _load("audit_leaf.json")
 HEADS = _load("tree_head.json")
 RECEIPTS = _load("destruction_receipt.json")
+CONSENT_RECEIPTS = _load("consent_receipt.json")
 
 
 def _ids(cases: list[dict[str, Any]], key: str = "description") -> list[str]:
@@ -210,42 +212,71 @@ def test_tree_head_verifies_and_signs_to_the_vector(case: dict[str, Any], tmp_pa
         check_head_signature(forged, public)
 
 
-# -- destruction receipts --------------------------------------------------------------
+# -- receipts ---------------------------------------------------------------------------
 
 
-def _receipt_body(case: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def _receipt_body(
+    kind: str, case: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """The receipt body today's builder makes from the vector's inputs."""
     inputs = case["inputs"]
     monkeypatch.setattr(receipts, "_receipt_id", lambda prefix: inputs["receipt_id"])
+    policy = receipts.ReceiptPolicy(**inputs["policy"])
+    at = datetime.fromisoformat(inputs["at"])
+    if kind == "consent":
+        consent = dict(inputs["consent"])
+        expires = consent.pop("expires_at")
+        return receipts.consent_receipt_body(
+            policy=policy,
+            customer_id=inputs["customer_id"],
+            consent_id=inputs["consent_id"],
+            consent=ConsentRequest(
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in consent.items()},
+                expires_at=None if expires is None else datetime.fromisoformat(expires),
+            ),
+            at=at,
+        )
     return receipts.destruction_receipt_body(
-        policy=receipts.ReceiptPolicy(**inputs["policy"]),
+        policy=policy,
         customer_id=inputs["customer_id"],
         key_ids=inputs["key_ids"],
         commitments=inputs["commitments"],
         kek_epoch=inputs["kek_epoch"],
         reason=inputs["reason"],
-        at=datetime.fromisoformat(inputs["at"]),
+        at=at,
         log_index=inputs["log_index"],
     )
 
 
+RECEIPT_CASES = [
+    pytest.param(kind, vectors, case, id=f"{kind}-{case['inputs']['receipt_id']}")
+    for kind, vectors in (("destruction", RECEIPTS), ("consent", CONSENT_RECEIPTS))
+    for case in vectors["vectors"]
+]
+
+
 @pytest.mark.engine_neutral
-@pytest.mark.parametrize("case", RECEIPTS["vectors"], ids=_ids(RECEIPTS["vectors"], "sha256"))
-def test_destruction_receipt_verifies_and_signs_to_the_vector(
-    case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("kind", "vectors", "case"), RECEIPT_CASES)
+def test_receipt_verifies_and_signs_to_the_vector(
+    kind: str,
+    vectors: dict[str, Any],
+    case: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     document = case["document"]
-    public = bytes.fromhex(RECEIPTS["public_key"])
+    public = bytes.fromhex(vectors["public_key"])
     text = canonical_json(document["receipt"])
     assert text == case["body"]
     check_signature(public, document["signature"], text.encode("utf-8"))
     with pytest.raises(SignatureInvalid):
         check_signature(public, document["signature"], text.replace("1", "2").encode("utf-8"))
-    body = _receipt_body(case, monkeypatch)
+    body = _receipt_body(kind, case, monkeypatch)
     assert canonical_json(body) == case["body"]
-    signer = _signer(tmp_path, RECEIPTS)
+    signer = _signer(tmp_path, vectors)
     signed = receipts.SignedReceipt(
         receipt_id=body["receipt_id"],
-        kind="destruction",
+        kind=kind,
         customer_id=body["pii_principal_id"],
         body=canonical_json(body),
         signature=sign_text(signer, canonical_json(body)),
@@ -291,7 +322,7 @@ def test_an_issued_receipt_is_stored_as_the_vector(
     vault_engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = RECEIPTS["vectors"][0]
-    body = _receipt_body(case, monkeypatch)
+    body = _receipt_body("destruction", case, monkeypatch)
     at = datetime.fromisoformat(case["inputs"]["at"])
     with writing(vault_engine) as conn:
         signed, _ = receipts.issue(

@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -40,6 +41,7 @@ from vault.audit.events import SYSTEM, Actor, canonical_json, leaf  # noqa: E402
 from vault.audit.log import TreeHead, head_body  # noqa: E402
 from vault.audit.merkle import MerkleTree, leaf_hash  # noqa: E402
 from vault.audit.signing import sign_text  # noqa: E402
+from vault.consent import ConsentRequest  # noqa: E402
 from vault.templates import template_context  # noqa: E402
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -282,6 +284,32 @@ def tree_heads(leaves: dict[str, Any], seed: bytes) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _receipt_id(value: str) -> Iterator[None]:
+    """Make the receipt builders draw ``value`` as the next receipt id."""
+    saved = receipts._receipt_id
+    receipts._receipt_id = lambda prefix: value  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        receipts._receipt_id = saved
+
+
+def _signed(
+    audit: Ed25519Signer, kind: str, customer: str, receipt_id: str, text: str
+) -> dict[str, Any]:
+    """A receipt body's vector fields: the body, its hash and the signed document."""
+    signed = receipts.SignedReceipt(
+        receipt_id=receipt_id,
+        kind=kind,
+        customer_id=customer,
+        body=text,
+        signature=sign_text(audit, text),
+        key_id=audit.key_id,
+    )
+    return {"body": text, "sha256": signed.sha256(), "document": signed.document()}
+
+
 def destruction_receipts(seed: bytes) -> dict[str, Any]:
     """Destruction receipts, signed with the audit key."""
     audit = signer(seed)
@@ -294,9 +322,7 @@ def destruction_receipts(seed: bytes) -> dict[str, Any]:
         ("dr_aabbccddeeff00112233", "guest.42", ["dk_0002", "dk_0003"], None, "retention", 7),
     ):
         commitments = [key_commitment(_fixed(f"data key {k}"), k) for k in keys]
-        saved = receipts._receipt_id
-        receipts._receipt_id = lambda prefix, rid=receipt_id: rid  # type: ignore[misc]
-        try:
+        with _receipt_id(receipt_id):
             body = receipts.destruction_receipt_body(
                 policy=policy,
                 customer_id=customer,
@@ -307,17 +333,7 @@ def destruction_receipts(seed: bytes) -> dict[str, Any]:
                 at=T0.replace(hour=11),
                 log_index=index,
             )
-        finally:
-            receipts._receipt_id = saved
         text = canonical_json(body)
-        signed = receipts.SignedReceipt(
-            receipt_id=receipt_id,
-            kind="destruction",
-            customer_id=customer,
-            body=text,
-            signature=sign_text(audit, text),
-            key_id=audit.key_id,
-        )
         cases.append(
             {
                 "inputs": {
@@ -335,9 +351,7 @@ def destruction_receipts(seed: bytes) -> dict[str, Any]:
                     "at": T0.replace(hour=11).isoformat(),
                     "log_index": index,
                 },
-                "body": text,
-                "sha256": signed.sha256(),
-                "document": signed.document(),
+                **_signed(audit, "destruction", customer, receipt_id, text),
             }
         )
     return {
@@ -345,6 +359,75 @@ def destruction_receipts(seed: bytes) -> dict[str, Any]:
         "signed with Ed25519 by the audit key; the document is "
         '{"receipt", "signature" (base64), "key_id", "alg": "Ed25519"}; the audit log '
         "records SHA-256(body)",
+        "signing_seed": seed.hex(),
+        "public_key": audit.public_bytes.hex(),
+        "key_id": audit.key_id,
+        "vectors": cases,
+    }
+
+
+def consent_receipts(seed: bytes) -> dict[str, Any]:
+    """Consent receipts, signed with the audit key."""
+    audit = signer(seed)
+    policy = receipts.ReceiptPolicy()  # the defaults a deployment starts with
+    cases = []
+    for receipt_id, customer, consent_id, consent in (
+        (
+            "cr_00112233445566778899",
+            "cust-0001",
+            "cn_1",
+            ConsentRequest(
+                purposes=("checkin", "marketing", "checkin"),
+                venues=("venue-2", "venue-1", "venue-2"),
+                notice_text="Chúng tôi dùng khuôn mặt của bạn để nhận phòng.",
+                notice_version="2026-11",
+                lang="vi",
+                method="counter",
+                device="tablet-3",
+                expires_at=T0.replace(year=2027),
+            ),
+        ),
+        (
+            "cr_aabbccddeeff00112233",
+            "guest.42",
+            "cn_2",
+            ConsentRequest(
+                purposes=("checkin",),
+                venues=("lobby",),
+                notice_text="We use your face to check you in.",
+                notice_version="v3",
+                lang="en",
+            ),
+        ),
+    ):
+        with _receipt_id(receipt_id):
+            body = receipts.consent_receipt_body(
+                policy=policy, customer_id=customer, consent_id=consent_id, consent=consent, at=T0
+            )
+        text = canonical_json(body)
+        cases.append(
+            {
+                "inputs": {
+                    "policy": asdict(policy),
+                    "receipt_id": receipt_id,
+                    "customer_id": customer,
+                    "consent_id": consent_id,
+                    "consent": {
+                        **asdict(consent),
+                        "expires_at": consent.expires_at.isoformat()
+                        if consent.expires_at
+                        else None,
+                    },
+                    "at": T0.isoformat(),
+                },
+                **_signed(audit, "consent", customer, receipt_id, text),
+            }
+        )
+    return {
+        "format": "consent receipt facekeep-consent-receipt/1 (Kantara Consent Receipt, "
+        "ISO/IEC TS 27560 fields): canonical JSON body signed with Ed25519 by the audit "
+        'key; the document is {"receipt", "signature" (base64), "key_id", "alg": '
+        '"Ed25519"}; the audit log records SHA-256(body)',
         "signing_seed": seed.hex(),
         "public_key": audit.public_bytes.hex(),
         "key_id": audit.key_id,
@@ -368,6 +451,7 @@ def main() -> None:
     write("audit_leaf.json", leaves)
     write("tree_head.json", tree_heads(leaves, seed))
     write("destruction_receipt.json", destruction_receipts(seed))
+    write("consent_receipt.json", consent_receipts(seed))
 
 
 if __name__ == "__main__":
