@@ -1,10 +1,11 @@
 """The consent counter's promises to guests and staff, in a real browser, in both
 languages: "I do not agree" records nothing but an anonymous count; the access code leaves
 the screen when its countdown ends (time moved by Playwright's clock, not slept); once a
-guest holds the tablet the navigation and staff controls are hidden until the staff key is
-given again, and staff can issue a new access code from the page; photos of different
-people get a helpful message; the staff page shows requests and breaches with their
-deadlines; the privacy page publishes the schedule. Screenshots go to test-artifacts/."""
+guest holds the tablet the navigation and staff controls are hidden until the server has
+accepted the staff PIN again, and staff can issue a new access code from the page; photos
+of different people get a helpful message; the staff page shows requests and breaches with
+their deadlines; the privacy page publishes the schedule. Screenshots go to
+test-artifacts/."""
 
 from __future__ import annotations
 
