@@ -142,8 +142,3 @@ def verify_signature(public_bytes: bytes, signature: bytes, message: bytes) -> N
         Ed25519PublicKey.from_public_bytes(public_bytes).verify(signature, message)
     except (InvalidSignature, ValueError) as exc:
         raise SignatureInvalid("signature does not verify") from exc
-
-
-#: Temporary alias (issue #17) for modules not yet updated: the audit subsystem types its
-#: signer as :class:`vault.audit.signing.AuditSigner`; this concrete key is the file one.
-AuditSigner = Ed25519Signer

@@ -105,7 +105,7 @@ def audit_prove_consistency(data_dir: Path | None, first: int, second: int | Non
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 def audit_export(data_dir: Path | None, out: Path) -> None:
     """Write the log, tree heads, receipts, key states and public key to a folder."""
-    from vault.export import export_audit
+    from vault.audit.export import export_audit
 
     with cli_runtime(data_dir) as runtime:
         manifest = export_audit(_audit_log(runtime), runtime.keys, out)
@@ -123,7 +123,7 @@ def audit_export(data_dir: Path | None, out: Path) -> None:
 def audit_verify(directory: Path, pubkey: Path | None, since_head: Path | None) -> None:
     """Verify an export offline; exits non-zero on any failed check."""
     from keys.signing import load_public_key
-    from vault.verify import verify_export
+    from vault.audit.verify import verify_export
 
     key = load_public_key(pubkey.read_text()) if pubkey else None
     saved = json.loads(since_head.read_text()) if since_head else None

@@ -11,7 +11,7 @@ import click
 from api.cli.common import CliError, cli_runtime, emit, load_settings
 from api.cli.common import plain_data_dir_option as data_dir_option
 from api.runtime import VAULT_MIGRATIONS
-from keys.db import make_engine
+from dbkit import make_engine
 
 __all__ = ["backup_command", "restore_check_command", "restore_command"]
 
@@ -95,7 +95,7 @@ def restore_command(
         os.chmod(path, 0o600)
     # The signer's last head belongs to the log before the backup was restored: set it
     # aside (kept), or the signer would rightly refuse the restored, shorter log.
-    from vault.auditlog import HeadAnchor
+    from vault.audit.log import HeadAnchor
 
     retired = HeadAnchor(settings.audit_anchor_path()).retire("restore")
     manifest = result["manifest"]
@@ -129,8 +129,8 @@ def restore_command(
 )
 def restore_check_command(data_dir: Path | None, witness: Path | None, reason: str | None) -> None:
     """Re-apply every erasure and withdrawal recorded after the backup, then serve."""
+    from vault.audit.verify import verify_export
     from vault.backup import accept_without_witness, reapply_erasures
-    from vault.verify import verify_export
 
     if (witness is None) == (reason is None):
         raise CliError("usage", "give --witness DIR, or --no-witness REASON")

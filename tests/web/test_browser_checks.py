@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from vault.audit import canonical_json
-from vault.merkle import MerkleTree, ProofError, leaf_hash, verify_inclusion
+from vault.audit.merkle import MerkleTree, ProofError, leaf_hash, verify_inclusion
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -38,7 +38,7 @@ def _python_verdict(leaf: bytes, index: int, size: int, proof: list[bytes], root
 
 
 def test_inclusion_proofs_are_checked_as_rfc_9162_says(audit_page: Any) -> None:
-    """The page's verifier agrees with vault.merkle on good proofs and on tampered ones."""
+    """The page's verifier agrees with vault.audit.merkle on good proofs and on tampered ones."""
     cases = []
     for size in range(1, 18):
         tree = MerkleTree()
