@@ -1,7 +1,8 @@
 """Image work off the event loop: process pools (both cores) or threads in-process.
 
-Workers return plain values or an error code, so nothing but numbers and codes crosses
-the process boundary; image bytes are never written anywhere.
+Workers return plain values or an error's code, message and details (numbers and short
+keywords), so nothing else crosses the process boundary; image bytes are never written
+anywhere.
 
 Kiosks have capacity of their own: their probes (and framing hints) run on one pool,
 enrolment photos, retakes and the counter's face counts on another, so a kiosk's match
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from api.problems import Problem
+from api.problems import Problem, coded_problem
 from api.runtime import image_limits
 from api.sandbox import CleanSpawnContext
 from api.settings import Settings
@@ -67,7 +68,7 @@ def _run(embedder: Embedder, kind: str, data: bytes) -> tuple[str, Any]:
         result = embedder.embed_enrolment(data) if kind == "enrol" else embedder.embed_probe(data)
         return "ok", result.vector.astype(np.float64).tolist()
     except EnrollError as exc:
-        return "error", (exc.code, str(exc), getattr(exc, "count", None))
+        return "error", (exc.code, str(exc), exc.details())
 
 
 def _boxes(embedder: Embedder, data: bytes) -> dict[str, Any]:
@@ -141,9 +142,8 @@ class ImageWork:
         finally:
             pool.busy -= 1
         if status == "error":
-            code, message, count = value
-            extra = {"count": count} if count is not None else {}
-            raise Problem(code, message, **extra)
+            code, message, details = value
+            raise coded_problem(code, message, details)
         return value
 
     async def enrolment_vector(self, data: bytes) -> npt.NDArray[np.float64]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,7 @@ from api.notices import UnknownNotice
 from api.ratelimit import retry_after
 from enroll import EnrollError
 from keys import KekError, KeysError
-from vault import FacesDiffer, VaultError
+from vault import VaultError
 
 log = logging.getLogger("facekeep.api")
 
@@ -74,6 +75,15 @@ STATUS_OF_CODE = {
 
 #: Seconds a client should wait before retrying when the database is unavailable.
 DATABASE_RETRY_AFTER = 2
+#: Seconds a client should wait when the HSM or KMS is away (or too slow).
+KEK_RETRY_AFTER = 5
+
+#: The error trees of the domain packages: each error has a stable ``code`` and its data
+#: attributes in ``details()``.
+DomainError = EnrollError | VaultError | KeysError
+DOMAIN_ERRORS = (EnrollError, VaultError, KeysError)
+#: Members of a problem document that an error's details never replace.
+_RESERVED = frozenset({"type", "title", "status", "detail", "code", "instance", "request_id"})
 
 
 class Problem(Exception):
@@ -125,6 +135,27 @@ def _domain_status(code: str) -> int:
     return STATUS_OF_CODE.get(code, 400)
 
 
+def coded_problem(
+    code: str,
+    detail: str,
+    details: Mapping[str, object],
+    *,
+    headers: dict[str, str] | None = None,
+) -> Problem:
+    """The problem for a domain error's ``code``, message and ``details()`` (also for
+    errors that crossed a process boundary as those three values)."""
+    problem = Problem(code, detail, status=_domain_status(code), headers=headers)
+    problem.extra.update((k, v) for k, v in details.items() if k not in _RESERVED)
+    return problem
+
+
+def domain_problem(error: DomainError) -> Problem:
+    """How a domain error is answered: its code, its message and its details."""
+    # The HSM or KMS is away (or too slow): the request may succeed when it is back.
+    retry = {"Retry-After": str(KEK_RETRY_AFTER)} if isinstance(error, KekError) else None
+    return coded_problem(error.code, str(error), error.details(), headers=retry)
+
+
 def install(app: FastAPI) -> None:
     """Register the exception handlers."""
 
@@ -132,29 +163,12 @@ def install(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
 
-    @app.exception_handler(EnrollError)
-    async def _enroll(request: Request, exc: EnrollError) -> JSONResponse:
-        extra = {"count": exc.count} if hasattr(exc, "count") else {}
-        return problem_response(
-            Problem(exc.code, str(exc), status=_domain_status(exc.code), **extra), request
-        )
+    async def _domain(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DOMAIN_ERRORS)
+        return problem_response(domain_problem(exc), request)
 
-    @app.exception_handler(VaultError)
-    async def _vault(request: Request, exc: VaultError) -> JSONResponse:
-        # Which photos or frames differ, by position; never how far apart they are.
-        pairs = exc.pairs if isinstance(exc, FacesDiffer) else ()
-        extra: dict[str, Any] = {"pairs": [list(p) for p in pairs]} if pairs else {}
-        return problem_response(
-            Problem(exc.code, str(exc), status=_domain_status(exc.code), **extra), request
-        )
-
-    @app.exception_handler(KeysError)
-    async def _keys(request: Request, exc: KeysError) -> JSONResponse:
-        # The HSM or KMS is away (or too slow): the request may succeed when it is back.
-        retry = {"Retry-After": "5"} if isinstance(exc, KekError) else None
-        return problem_response(
-            Problem(exc.code, str(exc), status=_domain_status(exc.code), headers=retry), request
-        )
+    for tree in DOMAIN_ERRORS:
+        app.add_exception_handler(tree, _domain)
 
     @app.exception_handler(UnknownNotice)
     async def _notice(request: Request, exc: UnknownNotice) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""Errors raised by the key hierarchy.
+"""Errors raised by the key hierarchy. Each carries a stable ``code`` and, from
+``details()``, its data attributes (ids and epochs only: never key bytes).
 
 KeysError
  +-- KekError              the key-encryption key is missing, unreadable or refused
@@ -17,6 +18,10 @@ class KeysError(Exception):
     """Base class of every error from the ``keys`` package."""
 
     code = "keys_error"
+
+    def details(self) -> dict[str, object]:
+        """Return the error's data attributes (ids and epochs, never key material)."""
+        return {}
 
 
 class KekError(KeysError):
@@ -40,6 +45,10 @@ class KeyNotFound(KeysError):
         super().__init__(f"no data key for customer {customer_id!r}")
         self.customer_id = customer_id
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
+
 
 class KeyDestroyed(KeysError):
     """The customer's data key was destroyed; their data can never be opened again."""
@@ -50,6 +59,10 @@ class KeyDestroyed(KeysError):
         super().__init__(f"data key {key_id} of customer {customer_id!r} is destroyed")
         self.customer_id = customer_id
         self.key_id = key_id
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id", "key_id"}`` (the key's id, never the key)."""
+        return {"customer_id": self.customer_id, "key_id": self.key_id}
 
 
 class DecryptionFailed(KeysError):
@@ -70,6 +83,10 @@ class KeyWiped(KeysError):
         super().__init__(f"data key handle {key_id} was wiped")
         self.key_id = key_id
 
+    def details(self) -> dict[str, object]:
+        """Return ``{"key_id"}``."""
+        return {"key_id": self.key_id}
+
 
 class EpochNotOwned(KeysError):
     """A KEK epoch belongs to another key store (a restored copy must not rotate or
@@ -88,3 +105,7 @@ class EpochNotOwned(KeysError):
         self.epoch = epoch
         self.owner = owner
         self.store_id = store_id
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"epoch", "owner", "store_id"}`` (key store ids, no key material)."""
+        return {"epoch": self.epoch, "owner": self.owner, "store_id": self.store_id}
