@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Purpose = Literal["checkin", "marketing"]
+from api.vocabulary import LANGUAGES, PURPOSES, Purpose
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -16,17 +17,6 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class MatchAnswer(BaseModel):
-    """Either a consenting customer or only ``match: false``. Never a distance or score:
-    how close a face came would help someone probe the vault for a look-alike."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    match: bool
-    customer: str | None = None
-    consent: str | None = None
-
-
 class VenueIn(Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
@@ -34,7 +24,7 @@ class VenueIn(Strict):
 
 class KioskIn(Strict):
     venue: str = Field(pattern=ID_PATTERN)
-    purposes: list[Purpose] = Field(min_length=1, max_length=2)
+    purposes: list[Purpose] = Field(min_length=1, max_length=len(PURPOSES))
     label: str = Field(default="", max_length=128)
     # Only for trusted edge devices that compute embeddings themselves.
     allow_embeddings: bool = Field(default=False, strict=True)
@@ -108,11 +98,11 @@ ENROL_BODY = _multipart(
         "image": {"type": "array", "items": _IMAGE, "minItems": 1, "maxItems": 5},
         "purposes": {
             "type": "array",
-            "items": {"type": "string", "enum": ["checkin", "marketing"]},
+            "items": {"type": "string", "enum": list(PURPOSES)},
         },
         "venues": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}},
         "notice_version": {"type": "string"},
-        "lang": {"type": "string", "enum": ["vi", "en"]},
+        "lang": {"type": "string", "enum": list(LANGUAGES)},
         "expires_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         "method": {"type": "string"},
         "device": {"type": "string"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vault import Consent, CustomerView, Erasure, Vault, read_events
+from vault import Consent, CustomerView, Erasure, Revocation, Vault, read_events
 
 
 def consent_json(consent: Consent, now: datetime) -> dict[str, Any]:
@@ -78,9 +78,23 @@ def match_history(vault: Vault, customer_id: str, limit: int = 200) -> list[dict
     return out[-limit:]
 
 
-def erasure_json(result: Erasure) -> dict[str, Any]:
-    """What an erase did."""
+def revocations(result: Revocation) -> list[dict[str, str]]:
+    """Which purposes of which consents a revocation withdrew."""
+    return [{"consent": consent, "purpose": purpose} for consent, purpose in result.revoked]
+
+
+def revoke_json(result: Revocation, purpose: str | None) -> dict[str, Any]:
+    """What a revocation did: for one purpose, or for ``"all"``."""
     return {
+        "customer": result.customer_id,
+        "purpose": purpose or "all",
+        "revoked": revocations(result),
+    }
+
+
+def erasure_json(result: Erasure, *, with_receipt: bool = False) -> dict[str, Any]:
+    """What an erase did (``with_receipt``: and its signed destruction receipt, or None)."""
+    out: dict[str, Any] = {
         "customer": result.customer_id,
         "erased": True,
         "already_erased": result.already_erased,
@@ -91,3 +105,6 @@ def erasure_json(result: Erasure) -> dict[str, Any]:
         "reason": result.reason,
         "erased_at": result.erased_at.isoformat() if result.erased_at else None,
     }
+    if with_receipt:
+        out["receipt"] = result.receipt.document() if result.receipt else None
+    return out

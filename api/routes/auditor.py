@@ -6,9 +6,22 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
+from api.answers import (
+    AuditEvents,
+    AuditKey,
+    ConsistencyProof,
+    InclusionProof,
+    KeyState,
+    KeyStates,
+    Receipt,
+    Receipts,
+    TreeHead,
+    TreeHeads,
+)
 from api.auth import public, roles
 from api.problems import Problem
 from api.state import app_state
+from keys import KeyRecord
 from vault import read_events
 from vault.receipts import read_receipts
 
@@ -23,41 +36,43 @@ def audit_events(
     after: int = Query(default=-1, ge=-1, le=2**31 - 1),
     limit: int = Query(default=100, ge=1, le=1000),
     customer: str | None = Query(default=None, max_length=64),
-) -> Any:
+) -> AuditEvents:
     """Audit events in order, paged by sequence number."""
     engine = app_state(request).runtime.vault.engine
     events = list(read_events(engine, after=after, limit=limit, customer_id=customer))
-    return {
-        "events": [{**e.body, "leaf_hash": e.leaf_hash.hex()} for e in events],
-        "next_after": events[-1].seq if events else after,
-    }
+    return AuditEvents(
+        events=[{**e.body, "leaf_hash": e.leaf_hash.hex()} for e in events],
+        next_after=events[-1].seq if events else after,
+    )
 
 
-def _key_json(record: Any) -> dict[str, Any]:
-    return {
-        "key_id": record.key_id,
-        "customer": record.customer_id,
-        "state": record.state,
-        "kek_epoch": record.kek_epoch,
-        "commitment": record.commitment,
-        "created_at": record.created_at.isoformat(),
-        "destroyed_at": record.destroyed_at.isoformat() if record.destroyed_at else None,
-        "destroy_reason": record.destroy_reason,
-    }
+def _key_json(record: KeyRecord) -> KeyState:
+    return KeyState(
+        key_id=record.key_id,
+        customer=record.customer_id,
+        state=record.state,
+        kek_epoch=record.kek_epoch,
+        commitment=record.commitment,
+        created_at=record.created_at.isoformat(),
+        destroyed_at=record.destroyed_at.isoformat() if record.destroyed_at else None,
+        destroy_reason=record.destroy_reason,
+    )
 
 
 @router.get("/v1/keys", **roles("auditor"))
 def key_states(
     request: Request,
     state: str | None = Query(default=None, pattern="^(active|destroyed)$"),
-) -> Any:
+) -> KeyStates:
     """Every data key's state (never key bytes)."""
     keys = app_state(request).runtime.keys
-    return {"keys": [_key_json(r) for r in keys.records() if state is None or r.state == state]}
+    return KeyStates(
+        keys=[_key_json(r) for r in keys.records() if state is None or r.state == state]
+    )
 
 
 @router.get("/v1/keys/{key_id}", **roles("auditor"))
-def key_state(key_id: str, request: Request) -> Any:
+def key_state(key_id: str, request: Request) -> KeyState:
     """One data key's state."""
     record = app_state(request).runtime.keys.record_by_key_id(key_id)
     if record is None:
@@ -72,22 +87,22 @@ def _log(request: Request) -> Any:
 
 
 @router.get("/.well-known/facekeep-audit-key", **public())
-def audit_public_key(request: Request) -> Any:
+def audit_public_key(request: Request) -> AuditKey:
     """The Ed25519 public key that verifies tree heads and receipts."""
     signer = _log(request).signer
-    return {"key_id": signer.key_id, "alg": "Ed25519", "public_key_pem": signer.public_pem()}
+    return AuditKey(key_id=signer.key_id, alg="Ed25519", public_key_pem=signer.public_pem())
 
 
 @router.get("/v1/audit/head", **roles("auditor"))
-def audit_head(request: Request) -> Any:
+def audit_head(request: Request) -> TreeHead:
     """The latest signed tree head (a new one is signed if the log grew)."""
-    return _log(request).sign_head().to_json()
+    return TreeHead.model_validate(_log(request).sign_head().to_json())
 
 
 @router.get("/v1/audit/heads", **roles("auditor"))
-def audit_heads(request: Request) -> Any:
+def audit_heads(request: Request) -> TreeHeads:
     """Every signed tree head."""
-    return {"heads": [h.to_json() for h in _log(request).heads()]}
+    return TreeHeads(heads=[TreeHead.model_validate(h.to_json()) for h in _log(request).heads()])
 
 
 @router.get("/v1/audit/proofs/inclusion", **roles("auditor"))
@@ -95,21 +110,21 @@ def inclusion_proof(
     request: Request,
     index: int = Query(ge=0),
     tree_size: int | None = Query(default=None, ge=1),
-) -> Any:
+) -> InclusionProof:
     """Inclusion proof of entry ``index`` in the tree of ``tree_size`` (default: latest)."""
     log = _log(request)
     size = tree_size or log.sign_head().tree_size
     if index >= size or size > log.size():
         raise Problem("invalid_request", "need index < tree_size <= the log size")
     leaf, leaf_hash = log.leaf(index)
-    return {
-        "index": index,
-        "tree_size": size,
-        "leaf": leaf,
-        "leaf_hash": leaf_hash,
-        "proof": log.inclusion_proof(index, size),
-        "root_hash": log.tree().root(size).hex(),
-    }
+    return InclusionProof(
+        index=index,
+        tree_size=size,
+        leaf=leaf,
+        leaf_hash=leaf_hash,
+        proof=log.inclusion_proof(index, size),
+        root_hash=log.tree().root(size).hex(),
+    )
 
 
 @router.get("/v1/audit/proofs/consistency", **roles("auditor"))
@@ -117,34 +132,35 @@ def consistency_proof(
     request: Request,
     first: int = Query(ge=0),
     second: int | None = Query(default=None, ge=1),
-) -> Any:
+) -> ConsistencyProof:
     """Consistency proof between two tree sizes (default second: latest)."""
     log = _log(request)
     second = second or log.sign_head().tree_size
     if first > second or second > log.size():
         raise Problem("invalid_request", "need first <= second <= the log size")
     tree = log.tree()
-    return {
-        "first": first,
-        "second": second,
-        "first_root": tree.root(first).hex(),
-        "second_root": tree.root(second).hex(),
-        "proof": log.consistency_proof(first, second),
-    }
+    return ConsistencyProof(
+        first=first,
+        second=second,
+        first_root=tree.root(first).hex(),
+        second_root=tree.root(second).hex(),
+        proof=log.consistency_proof(first, second),
+    )
 
 
 @router.get("/v1/receipts/{receipt_id}", **roles("auditor"))
-def receipt(receipt_id: str, request: Request) -> Any:
+def receipt(receipt_id: str, request: Request) -> Receipt:
     """A signed receipt and the log entry that records it."""
     engine = app_state(request).runtime.vault.engine
     found = read_receipts(engine, receipt_id=receipt_id)
     if not found:
         raise Problem("not_found", f"no receipt {receipt_id!r}")
-    return found[0].document()
+    return Receipt.model_validate(found[0].document())
 
 
 @router.get("/v1/customers/{customer_id}/receipts", **roles("auditor"))
-def customer_receipts(customer_id: str, request: Request) -> Any:
+def customer_receipts(customer_id: str, request: Request) -> Receipts:
     """Every receipt of a customer (consent and destruction), for an auditor's search."""
     engine = app_state(request).runtime.vault.engine
-    return {"receipts": [r.document() for r in read_receipts(engine, customer_id=customer_id)]}
+    found = read_receipts(engine, customer_id=customer_id)
+    return Receipts(receipts=[Receipt.model_validate(r.document()) for r in found])

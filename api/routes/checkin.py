@@ -12,7 +12,7 @@ Admins point a venue's check-ins at the venue's own system
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -20,6 +20,15 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api import credentials
+from api.answers import (
+    FaceBox,
+    FrameCheck,
+    KioskSession,
+    OutboxPage,
+    OutboxRow,
+    Webhook,
+    WebhookRemoved,
+)
 from api.auth import Principal, roles
 from api.deps import Caller
 from api.forms import files, read_multipart
@@ -79,7 +88,7 @@ def _checkin_kiosk(principal: Principal) -> str:
 
 
 @router.get("/v1/kiosk/session", tags=["kiosk"], **roles("kiosk"))
-def kiosk_session(request: Request, principal: Caller) -> Any:
+def kiosk_session(request: Request, principal: Caller) -> KioskSession:
     """What this kiosk key is for: its venue (id and name) and purposes; nothing else.
     The check-in page signs in only with a key whose purposes include ``checkin``."""
     name = None
@@ -90,12 +99,12 @@ def kiosk_session(request: Request, principal: Caller) -> Any:
             if v["id"] == principal.venue
         ]
         name = found[0]["name"] if found else None
-    return {
-        "venue": principal.venue,
-        "venue_name": name,
-        "purposes": list(principal.purposes),
-        "checkin": principal.venue is not None and "checkin" in principal.purposes,
-    }
+    return KioskSession(
+        venue=principal.venue,
+        venue_name=name,
+        purposes=list(principal.purposes),
+        checkin=principal.venue is not None and "checkin" in principal.purposes,
+    )
 
 
 # One 'image' file, like the consent counter's face count.
@@ -103,7 +112,7 @@ _FRAME_BODY = _COUNT_BODY
 
 
 @router.post("/v1/kiosk/frame", tags=["kiosk"], **roles("kiosk", body=_FRAME_BODY))
-async def frame_check(request: Request, principal: Caller) -> Any:
+async def frame_check(request: Request, principal: Caller) -> FrameCheck:
     """Where the faces of one camera frame are, for the check-in page's hints: ``faces``
     (how many), ``face`` (the largest: x, y, w, h as shares of the frame) and
     ``big_enough`` (at least the server's smallest matchable face). Detection only: no
@@ -119,17 +128,18 @@ async def frame_check(request: Request, principal: Caller) -> Any:
         raise Problem("invalid_request", "send exactly one 'image' file")
     found = await st.images.face_boxes(images[0])
     width, height, boxes = found["width"], found["height"], found["boxes"]
-    answer: dict[str, Any] = {"faces": len(boxes), "face": None, "big_enough": False}
-    if boxes:
-        left, top, w, h = boxes[0]
-        answer["face"] = {
-            "x": round(left / width, 4),
-            "y": round(top / height, 4),
-            "w": round(w / width, 4),
-            "h": round(h / height, 4),
-        }
-        answer["big_enough"] = min(w, h) >= st.settings.min_face_size
-    return answer
+    if not boxes:
+        return FrameCheck(faces=0, face=None, big_enough=False)
+    left, top, w, h = boxes[0]
+    face = FaceBox(
+        x=round(left / width, 4),
+        y=round(top / height, 4),
+        w=round(w / width, 4),
+        h=round(h / height, 4),
+    )
+    return FrameCheck(
+        faces=len(boxes), face=face, big_enough=min(w, h) >= st.settings.min_face_size
+    )
 
 
 # ------------------------------------------------------------------- venues' webhooks
@@ -153,7 +163,7 @@ def _invalid(exc: InvalidRequest) -> Problem:
 
 
 @router.put("/v1/venues/{venue}/webhook", tags=["staff"], **roles("admin"))
-def set_webhook(venue: str, body: WebhookIn, request: Request, principal: Caller) -> Any:
+def set_webhook(venue: str, body: WebhookIn, request: Request, principal: Caller) -> Webhook:
     """Send this venue's check-ins to its own system. The signing secret is sealed in the
     key store and shown only here, only when facekeep made it (``secret`` absent)."""
     st = app_state(request)
@@ -164,28 +174,27 @@ def set_webhook(venue: str, body: WebhookIn, request: Request, principal: Caller
         webhooks_of(st.runtime.vault).set(venue, body.url, raw, actor=principal.actor())
     except InvalidRequest as exc:
         raise _invalid(exc) from None
-    answer: dict[str, Any] = {"venue": venue, "url": body.url, "source": "venue"}
-    if made:
-        answer["secret"] = format_secret(raw)
-    return answer
+    return Webhook(
+        venue=venue, url=body.url, source="venue", secret=format_secret(raw) if made else None
+    )
 
 
 @router.get("/v1/venues/{venue}/webhook", tags=["staff"], **roles("admin"))
-def get_webhook(venue: str, request: Request) -> Any:
+def get_webhook(venue: str, request: Request) -> Webhook:
     """Where this venue's check-ins go (its own endpoint, the default one, or nowhere);
     never the secret."""
     st = app_state(request)
     _venue(request, venue)
     own = [w for w in webhooks_of(st.runtime.vault).listing() if w["venue"] == venue]
     if own:
-        return {**own[0], "source": "venue"}
+        return Webhook.model_validate({**own[0], "source": "venue"})
     if st.settings.checkin_webhook_url:
-        return {"venue": venue, "url": st.settings.checkin_webhook_url, "source": "default"}
-    return {"venue": venue, "url": None, "source": None}
+        return Webhook(venue=venue, url=st.settings.checkin_webhook_url, source="default")
+    return Webhook(venue=venue, url=None, source=None)
 
 
 @router.delete("/v1/venues/{venue}/webhook", tags=["staff"], **roles("admin"))
-def delete_webhook(venue: str, request: Request, principal: Caller) -> Any:
+def delete_webhook(venue: str, request: Request, principal: Caller) -> WebhookRemoved:
     """Forget this venue's own endpoint (its secret's key is destroyed); its check-ins go
     to the default endpoint, if one is configured, or nowhere."""
     st = app_state(request)
@@ -193,7 +202,7 @@ def delete_webhook(venue: str, request: Request, principal: Caller) -> Any:
     removed = webhooks_of(st.runtime.vault).remove(venue, actor=principal.actor())
     if not removed:
         raise Problem("not_found", f"venue {venue!r} has no webhook of its own")
-    return {"venue": venue, "removed": True}
+    return WebhookRemoved(venue=venue, removed=True)
 
 
 @router.get("/v1/checkins/outbox", tags=["staff"], **roles("admin"))
@@ -201,11 +210,11 @@ async def checkin_outbox(
     request: Request,
     status: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-) -> Any:
+) -> OutboxPage:
     """The hand-off queue: rows by status and the latest rows (check-in id, venue,
     kiosk, time, status, attempts, last error; no customer id)."""
     st = app_state(request)
     outbox = Outbox(st.runtime.vault.engine, clock=st.runtime.vault.now)
     counts = await run_in_threadpool(outbox.counts)
     rows = await run_in_threadpool(outbox.rows, status=status, limit=limit)
-    return {"counts": counts, "rows": rows}
+    return OutboxPage(counts=counts, rows=[OutboxRow.model_validate(row) for row in rows])

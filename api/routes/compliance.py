@@ -6,13 +6,22 @@ Auditors may read both registers."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.answers import (
+    Breach,
+    BreachDrafts,
+    Breaches,
+    BreachFile,
+    CompletedRequest,
+    SubjectRequest,
+    SubjectRequests,
+)
 from api.auth import roles
 from api.compliance import breach_register, request_register
 from api.compliance.breach import authority_notice, guest_notice
@@ -21,6 +30,7 @@ from api.deps import Caller
 from api.problems import Problem
 from api.schemas import Strict
 from api.state import app_state
+from api.vocabulary import DEFAULT_LANG, Lang, Purpose
 from vault.breaches import Scope
 from vault.requests import CHANNELS, KINDS, summary
 
@@ -33,7 +43,7 @@ class RequestIn(Strict):
     kind: Literal[KINDS]  # type: ignore[valid-type]
     channel: Literal[CHANNELS]  # type: ignore[valid-type]
     customer: str | None = Field(default=None, pattern=Id)
-    purpose: Literal["checkin", "marketing"] | None = None
+    purpose: Purpose | None = None
     received_at: AwareDatetime | None = None
     note: str | None = Text
 
@@ -71,19 +81,22 @@ def list_requests(
     request: Request,
     due: bool = Query(default=False, description="Only requests still open."),
     customer: str | None = Query(default=None, pattern=Id),
-) -> Any:
+) -> SubjectRequests:
     """Data-subject requests with their deadlines, what is late and the hours left."""
     register = request_register(app_state(request).runtime)
     now = register.now()
-    return {
-        "now": now.isoformat(),
-        "summary": summary(register.find(limit=100_000), now),
-        "requests": [r.to_json(now) for r in register.find(pending_only=due, customer_id=customer)],
-    }
+    found = register.find(pending_only=due, customer_id=customer)
+    return SubjectRequests.model_validate(
+        {
+            "now": now.isoformat(),
+            "summary": summary(register.find(limit=100_000), now),
+            "requests": [r.to_json(now) for r in found],
+        }
+    )
 
 
-@router.post("/v1/requests", status_code=201, **roles("admin"))
-def open_request(body: RequestIn, request: Request, principal: Caller) -> Any:
+@router.post("/v1/requests", status_code=201, response_model=SubjectRequest, **roles("admin"))
+def open_request(body: RequestIn, request: Request, principal: Caller) -> JSONResponse:
     """Record a request received at the counter, by telephone, letter or e-mail."""
     register = request_register(app_state(request).runtime)
     opened = register.open(
@@ -99,16 +112,19 @@ def open_request(body: RequestIn, request: Request, principal: Caller) -> Any:
 
 
 @router.post("/v1/requests/{request_id}/acknowledge", **roles("admin"))
-def acknowledge_request(request_id: str, request: Request, principal: Caller) -> Any:
+def acknowledge_request(request_id: str, request: Request, principal: Caller) -> SubjectRequest:
     """Record that the requester was told their request is being handled."""
     register = request_register(app_state(request).runtime)
-    return register.acknowledge(request_id, actor=principal.actor()).to_json(register.now())
+    acknowledged = register.acknowledge(request_id, actor=principal.actor())
+    return SubjectRequest.model_validate(acknowledged.to_json(register.now()))
 
 
-@router.post("/v1/requests/{request_id}/complete", **roles("admin"))
+@router.post(
+    "/v1/requests/{request_id}/complete", response_model=CompletedRequest, **roles("admin")
+)
 async def complete_request(
     request_id: str, body: CompleteIn, request: Request, principal: Caller
-) -> Any:
+) -> JSONResponse:
     """Do what the request asks (withdraw, object, restrict, erase, give access) and mark
     it completed. An access request answers with everything held (``result``)."""
     st = app_state(request)
@@ -133,28 +149,38 @@ async def complete_request(
 
 
 @router.post("/v1/requests/{request_id}/refuse", **roles("admin"))
-def refuse_request(request_id: str, body: RefuseIn, request: Request, principal: Caller) -> Any:
+def refuse_request(
+    request_id: str, body: RefuseIn, request: Request, principal: Caller
+) -> SubjectRequest:
     """Refuse a request, saying why (for example: the requester could not be identified)."""
     register = request_register(app_state(request).runtime)
-    return register.refuse(request_id, reason=body.reason, actor=principal.actor()).to_json(
-        register.now()
-    )
+    refused = register.refuse(request_id, reason=body.reason, actor=principal.actor())
+    return SubjectRequest.model_validate(refused.to_json(register.now()))
 
 
 @router.get("/v1/breaches", **roles("admin", "auditor"))
-def list_breaches(request: Request, open_only: bool = Query(default=False, alias="open")) -> Any:
+def list_breaches(
+    request: Request, open_only: bool = Query(default=False, alias="open")
+) -> Breaches:
     """Breach files, the latest first, with the time left to notify."""
     register = breach_register(app_state(request).runtime)
     now = register.now()
-    return {
-        "now": now.isoformat(),
-        "breaches": [b.to_json(now) for b in register.find(open_only=open_only)],
-    }
+    return Breaches(
+        now=now.isoformat(),
+        breaches=[
+            Breach.model_validate(b.to_json(now)) for b in register.find(open_only=open_only)
+        ],
+    )
 
 
 # Up to 10,000 customer ids: the one JSON body larger than the default few KB.
-@router.post("/v1/breaches", status_code=201, **roles("admin", max_body=1024 * 1024))
-def open_breach(body: BreachIn, request: Request, principal: Caller) -> Any:
+@router.post(
+    "/v1/breaches",
+    status_code=201,
+    response_model=BreachFile,
+    **roles("admin", max_body=1024 * 1024),
+)
+def open_breach(body: BreachIn, request: Request, principal: Caller) -> JSONResponse:
     """Open a breach file: the clock to notify starts at discovery (default now)."""
     if body.venues and body.customers:
         raise Problem("invalid_scope", "give venues or customers, not both", status=422)
@@ -181,39 +207,40 @@ def open_breach(body: BreachIn, request: Request, principal: Caller) -> Any:
 
 
 @router.get("/v1/breaches/{breach_id}", **roles("admin", "auditor"))
-def get_breach(breach_id: str, request: Request) -> Any:
+def get_breach(breach_id: str, request: Request) -> BreachFile:
     """A breach file, its steps, the time left and the affected pseudonymous customers."""
     register = breach_register(app_state(request).runtime)
     breach = register.get(breach_id)
-    return {**breach.to_json(register.now()), "affected": register.subjects(breach_id)}
+    affected = register.subjects(breach_id)
+    return BreachFile.model_validate({**breach.to_json(register.now()), "affected": affected})
 
 
 @router.post("/v1/breaches/{breach_id}/steps", **roles("admin"))
-def breach_step(breach_id: str, body: StepIn, request: Request, principal: Caller) -> Any:
+def breach_step(breach_id: str, body: StepIn, request: Request, principal: Caller) -> Breach:
     """Record a step: contained, authority notified, guests notified, a note, closed."""
     register = breach_register(app_state(request).runtime)
     breach = register.step(
         breach_id, body.step, actor=principal.actor(), note=body.note, at=body.at
     )
-    return breach.to_json(register.now())
+    return Breach.model_validate(breach.to_json(register.now()))
 
 
 @router.get("/v1/breaches/{breach_id}/drafts", **roles("admin", "auditor"))
 def breach_drafts(
     breach_id: str,
     request: Request,
-    lang: Literal["vi", "en"] = Query(default="vi"),
-) -> Any:
+    lang: Annotated[Lang, Query()] = DEFAULT_LANG,
+) -> BreachDrafts:
     """Drafts (Markdown) of the notification to the authority and of the notice to each
     affected guest, in ``lang``."""
     st = app_state(request)
     register = breach_register(st.runtime)
     breach = register.get(breach_id)
     subjects_file = f"{breach_id}-subjects.txt"
-    return {
-        "breach": breach_id,
-        "lang": lang,
-        "authority": authority_notice(breach, st.settings, lang, register.now()),
-        "guests": guest_notice(breach, st.settings, lang, subjects_file),
-        "affected": register.subjects(breach_id),
-    }
+    return BreachDrafts(
+        breach=breach_id,
+        lang=lang,
+        authority=authority_notice(breach, st.settings, lang, register.now()),
+        guests=guest_notice(breach, st.settings, lang, subjects_file),
+        affected=register.subjects(breach_id),
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -18,12 +18,25 @@ from pydantic import Field
 
 from api import accounts, credentials
 from api.accounts import AccountError
+from api.answers import (
+    AccessCode,
+    Answer,
+    ApiKey,
+    Credentials,
+    NewApiKey,
+    NewStaff,
+    SignedOut,
+    Staff,
+    StaffMe,
+    StaffSession,
+)
 from api.auth import client_address, public, roles
 from api.deps import Caller
 from api.problems import Problem
 from api.ratelimit import retry_after
-from api.schemas import ID_PATTERN, Purpose, Strict
+from api.schemas import ID_PATTERN, Strict
 from api.state import app_state
+from api.vocabulary import PURPOSES, Purpose
 
 router = APIRouter(tags=["credentials"])
 
@@ -36,7 +49,7 @@ class ApiKeyIn(Strict):
     role: Literal["admin", "kiosk", "auditor"]
     label: str = Field(default="", max_length=128)
     venue: str | None = Field(default=None, pattern=ID_PATTERN)
-    purposes: list[Purpose] = Field(default_factory=list, max_length=2)
+    purposes: list[Purpose] = Field(default_factory=list, max_length=len(PURPOSES))
     allow_embeddings: bool = Field(default=False, strict=True)
     expires_days: int | None = Field(default=None, ge=1, le=3650)
 
@@ -57,23 +70,33 @@ class SignInIn(Strict):
     pin: str = Field(min_length=1, max_length=accounts.PIN_MAX)
 
 
-def _no_store(body: dict[str, Any], status: int = 200) -> JSONResponse:
+def _no_store(answer: Answer, status: int = 200) -> JSONResponse:
     """An answer carrying a secret: never cached anywhere (the middleware also says so)."""
-    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        answer.model_dump(mode="json"), status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _new_key(secret: str, key: credentials.ApiKey) -> NewApiKey:
+    return NewApiKey.model_validate({"key": secret, **key.public()})
+
+
+def _new_staff(account: accounts.StaffAccount, pin: str | None) -> NewStaff:
+    return NewStaff.model_validate({**account.public(), "pin": pin})
 
 
 @router.get("/v1/credentials", **roles("admin"))
-def list_credentials(request: Request) -> Any:
+def list_credentials(request: Request) -> Credentials:
     """Every API key of every role and every staff account (never a secret)."""
     engine = app_state(request).runtime.vault.engine
-    return {
-        "keys": [k.public() for k in credentials.list_keys(engine)],
-        "staff": [a.public() for a in accounts.list_staff(engine)],
-    }
+    return Credentials(
+        keys=[ApiKey.model_validate(k.public()) for k in credentials.list_keys(engine)],
+        staff=[Staff.model_validate(a.public()) for a in accounts.list_staff(engine)],
+    )
 
 
-@router.post("/v1/api-keys", status_code=201, **roles("admin"))
-def create_api_key(body: ApiKeyIn, request: Request, principal: Caller) -> Any:
+@router.post("/v1/api-keys", status_code=201, response_model=NewApiKey, **roles("admin"))
+def create_api_key(body: ApiKeyIn, request: Request, principal: Caller) -> JSONResponse:
     """Make an admin, auditor or kiosk key, optionally expiring (the key is shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -98,11 +121,11 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Caller) -> Any:
         allow_embeddings=body.allow_embeddings,
         expires_at=now + timedelta(days=body.expires_days) if body.expires_days else None,
     )
-    return _no_store({"key": secret, **key.public()}, 201)
+    return _no_store(_new_key(secret, key), 201)
 
 
 @router.post("/v1/api-keys/{api_key_id}/disable", **roles("admin"))
-def disable_api_key(api_key_id: str, request: Request, principal: Caller) -> Any:
+def disable_api_key(api_key_id: str, request: Request, principal: Caller) -> ApiKey:
     """Disable any API key (admin, kiosk or auditor) at once."""
     st = app_state(request)
     key = credentials.disable_key(
@@ -111,11 +134,11 @@ def disable_api_key(api_key_id: str, request: Request, principal: Caller) -> Any
     if key is None:
         raise Problem("key_not_found", f"no API key {api_key_id!r}")
     st.keys.forget(key.key_id)
-    return key.public()
+    return ApiKey.model_validate(key.public())
 
 
-@router.post("/v1/api-keys/{api_key_id}/rotate", **roles("admin"))
-def rotate_api_key(api_key_id: str, request: Request, principal: Caller) -> Any:
+@router.post("/v1/api-keys/{api_key_id}/rotate", response_model=NewApiKey, **roles("admin"))
+def rotate_api_key(api_key_id: str, request: Request, principal: Caller) -> JSONResponse:
     """Give an API key a new secret (shown once); the old one stops working."""
     st = app_state(request)
     rotated = credentials.rotate_key(
@@ -125,11 +148,11 @@ def rotate_api_key(api_key_id: str, request: Request, principal: Caller) -> Any:
         raise Problem("key_not_found", f"no API key {api_key_id!r}")
     secret, key = rotated
     st.keys.forget(key.key_id)
-    return _no_store({"key": secret, **key.public()})
+    return _no_store(_new_key(secret, key))
 
 
-@router.post("/v1/staff", status_code=201, **roles("admin"))
-def create_staff(body: StaffIn, request: Request, principal: Caller) -> Any:
+@router.post("/v1/staff", status_code=201, response_model=NewStaff, **roles("admin"))
+def create_staff(body: StaffIn, request: Request, principal: Caller) -> JSONResponse:
     """Make a staff account for some venues, with a PIN given or made here (shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -148,11 +171,11 @@ def create_staff(body: StaffIn, request: Request, principal: Caller) -> Any:
         now=st.runtime.vault.now(),
         actor=principal.actor(),
     )
-    return _no_store({**account.public(), "pin": None if body.pin else pin}, 201)
+    return _no_store(_new_staff(account, None if body.pin else pin), 201)
 
 
 @router.post("/v1/staff/{staff_id}/disable", **roles("admin"))
-def disable_staff(staff_id: str, request: Request, principal: Caller) -> Any:
+def disable_staff(staff_id: str, request: Request, principal: Caller) -> Staff:
     """Disable a staff account; its sessions end at once, on every replica."""
     st = app_state(request)
     account = accounts.disable_staff(
@@ -160,13 +183,13 @@ def disable_staff(staff_id: str, request: Request, principal: Caller) -> Any:
     )
     if account is None:
         raise Problem("not_found", f"no staff account {staff_id!r}")
-    return account.public()
+    return Staff.model_validate(account.public())
 
 
-@router.post("/v1/staff/{staff_id}/rotate", **roles("admin"))
+@router.post("/v1/staff/{staff_id}/rotate", response_model=NewStaff, **roles("admin"))
 def rotate_staff(
     staff_id: str, request: Request, principal: Caller, body: PinIn | None = None
-) -> Any:
+) -> JSONResponse:
     """Give a staff account a new PIN (given, or made here and shown once); its sessions
     end at once and a lock from wrong PINs is lifted."""
     st = app_state(request)
@@ -181,7 +204,7 @@ def rotate_staff(
     )
     if account is None:
         raise Problem("not_found", f"no staff account {staff_id!r}")
-    return _no_store({**account.public(), "pin": None if given else pin})
+    return _no_store(_new_staff(account, None if given else pin))
 
 
 class SignInGate:
@@ -211,8 +234,10 @@ def _signin_gate(request: Request) -> SignInGate:
     return gate
 
 
-@router.post("/v1/staff/sessions", status_code=201, **public(max_body=1024))
-async def staff_sign_in(body: SignInIn, request: Request) -> Any:
+@router.post(
+    "/v1/staff/sessions", status_code=201, response_model=StaffSession, **public(max_body=1024)
+)
+async def staff_sign_in(body: SignInIn, request: Request) -> JSONResponse:
     """Sign in with a staff account's PIN: a session token for ``Authorization: Bearer``
     that ends after ``idle_seconds`` without use, and at sign-out."""
     st = app_state(request)
@@ -235,37 +260,35 @@ async def staff_sign_in(body: SignInIn, request: Request) -> Any:
                 st.code_limiter.take(client)
             raise
     idle = timedelta(minutes=st.settings.staff_idle_minutes)
-    return _no_store(
-        {
-            "token": token,
-            "staff": account.staff_id,
-            "name": account.name,
-            "venues": list(account.venues),
-            "idle_seconds": int(idle.total_seconds()),
-        },
-        201,
+    session = StaffSession(
+        token=token,
+        staff=account.staff_id,
+        name=account.name,
+        venues=list(account.venues),
+        idle_seconds=int(idle.total_seconds()),
     )
+    return _no_store(session, 201)
 
 
 @router.get("/v1/staff/me", **roles("staff"))
-def staff_me(principal: Caller) -> Any:
+def staff_me(principal: Caller) -> StaffMe:
     """Who is signed in, and at which venues."""
-    return {"staff": principal.id, "venues": list(principal.venues)}
+    return StaffMe(staff=principal.id, venues=list(principal.venues))
 
 
 @router.delete("/v1/staff/sessions/current", **roles("staff"))
-def staff_sign_out(request: Request, principal: Caller) -> Any:
+def staff_sign_out(request: Request, principal: Caller) -> SignedOut:
     """Sign out: this session's token stops working at once, on every replica."""
     vault = app_state(request).runtime.vault
     assert principal.session is not None
     accounts.sign_out(vault.engine, principal.session, now=vault.now(), actor=principal.actor())
-    return {"signed_out": True}
+    return SignedOut(signed_out=True)
 
 
 @router.delete("/v1/customers/{customer_id}/access-code", **roles("admin"))
-def disable_access_code(customer_id: str, request: Request, principal: Caller) -> Any:
+def disable_access_code(customer_id: str, request: Request, principal: Caller) -> AccessCode:
     """Disable a customer's access code (lost, or seen by someone else); staff can issue a
     new one later with ``POST /v1/customers/{id}/access-code``."""
     vault = app_state(request).runtime.vault
     vault.replace_access_code(customer_id, None, actor=principal.actor())
-    return {"customer": customer_id, "access_code": None}
+    return AccessCode(customer=customer_id, access_code=None)

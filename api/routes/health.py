@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from api.answers import GalleryRisk, Health, Readiness
 from api.auth import public
 from api.problems import Problem
 from api.startup import RETRY_AFTER_S, follower_healthy, refresh_gauges
@@ -20,13 +20,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", **public())
-def healthz() -> Any:
+def healthz() -> Health:
     """The process is alive."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@router.get("/readyz", **public())
-def readyz(request: Request) -> Any:
+@router.get("/readyz", response_model=Readiness, **public())
+def readyz(request: Request) -> Readiness | JSONResponse:
     """The index is built, both databases answer, the KEK provider answers and the
     change follower follows. While the index loads: 503 ``{"status": "loading",
     "progress": ...}`` with ``Retry-After``."""
@@ -70,16 +70,16 @@ def readyz(request: Request) -> Any:
         for g in galleries
         if g["warning"]
     ]
-    return {
-        "status": "ready",
-        "index_templates": len(st.runtime.vault.index),
-        "progress": progress,
-        "kek": kek,
-        "follower": follower.as_dict() if follower is not None else None,
-        "engine": st.settings.face_engine,
-        "galleries": galleries,
-        "warnings": warnings,
-    }
+    return Readiness(
+        status="ready",
+        index_templates=len(st.runtime.vault.index),
+        progress=progress,
+        kek=kek,
+        follower=follower.as_dict() if follower is not None else None,
+        engine=st.settings.face_engine,
+        galleries=[GalleryRisk.model_validate(g) for g in galleries],
+        warnings=warnings,
+    )
 
 
 def metrics_token(request: Request) -> None:
@@ -100,6 +100,8 @@ def metrics_token(request: Request) -> None:
 @router.get(
     "/metrics",
     dependencies=[Depends(metrics_token)],
+    # The Prometheus text format, not JSON.
+    response_class=PlainTextResponse,
     openapi_extra={"x-roles": ["metrics"]},
 )
 def metrics(request: Request) -> Response:

@@ -8,13 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from api.answers import MatchAnswer
 from api.auth import Principal, roles
 from api.deps import Caller
 from api.forms import files, read_json_object, read_multipart, text
 from api.operations import check_frame_count, frames_probe, match_answer
 from api.problems import Problem
 from api.ratelimit import retry_after
-from api.schemas import MATCH_BODY, MatchAnswer
+from api.schemas import MATCH_BODY
 from api.state import AppState, app_state
 from vault.likeness import MAX_FRAMES
 
@@ -69,7 +70,7 @@ async def _frame_vectors(st: AppState, images: list[bytes]) -> list[object]:
     # JSON: 1 to 5 lists of 128 numbers (images come as multipart, up to the upload cap).
     **roles("kiosk", body=MATCH_BODY, max_body=64 * 1024),
 )
-async def match(request: Request, principal: Caller) -> Any:
+async def match(request: Request, principal: Caller) -> MatchAnswer:
     """Match one guest at this kiosk's venue from 1 to 5 frames (images, or embeddings
     from a trusted edge device), combined into one probe."""
     st = app_state(request)
@@ -110,4 +111,4 @@ async def match(request: Request, principal: Caller) -> Any:
     outcome = "match" if hit else "no_match"
     st.metrics.matches.labels(outcome).inc()
     st.metrics.match_latency.labels(outcome).observe(time.perf_counter() - started)
-    return match_answer(hit)
+    return MatchAnswer.model_validate(match_answer(hit))

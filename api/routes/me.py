@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.answers import Erased, MyData, Objected, Revoked, TemplatesReplaced
 from api.auth import Principal, roles
 from api.compliance import request_register
 from api.compliance.requests import record_self_service
@@ -15,7 +15,7 @@ from api.deps import Caller
 from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
-from api.views import customer_json, erasure_json, match_history
+from api.views import customer_json, erasure_json, match_history, revocations, revoke_json
 from vault.receipts import read_receipts
 
 router = APIRouter(tags=["customer"])
@@ -42,7 +42,7 @@ def _registered(
 
 
 @router.get("/v1/me", **roles("customer"))
-def get_me(request: Request, principal: Caller) -> Any:
+def get_me(request: Request, principal: Caller) -> MyData:
     """Everything held about me, and where and when my face was matched."""
     vault = app_state(request).runtime.vault
     customer_id = _me(principal)
@@ -53,11 +53,11 @@ def get_me(request: Request, principal: Caller) -> Any:
     deadline = vault.retention_deadline(customer_id, timedelta(days=grace))
     out["erase_after"] = deadline.isoformat() if deadline else None
     out["receipts"] = [r.document() for r in read_receipts(vault.engine, customer_id=customer_id)]
-    return out
+    return MyData.model_validate(out)
 
 
 @router.post("/v1/me/revoke", **roles("customer"))
-def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None) -> Any:
+def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None) -> Revoked:
     """Withdraw my consent for one purpose, or for all."""
     st = app_state(request)
     purpose = body.purpose if body else None
@@ -66,15 +66,11 @@ def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None)
     )
     st.metrics.revocations.inc()
     _registered(request, principal, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose)
-    return {
-        "customer": _me(principal),
-        "purpose": purpose or "all",
-        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
-    }
+    return Revoked.model_validate(revoke_json(result, purpose))
 
 
 @router.post("/v1/me/objections", **roles("customer"))
-def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Any:
+def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Objected:
     """Object to marketing: the marketing purpose stops at once."""
     st = app_state(request)
     result = st.runtime.vault.revoke(
@@ -82,15 +78,13 @@ def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Any:
     )
     st.metrics.revocations.inc()
     _registered(request, principal, "objection", f"objection: {body.purpose}", body.purpose)
-    return {
-        "customer": _me(principal),
-        "objection": body.purpose,
-        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
-    }
+    return Objected.model_validate(
+        {"customer": _me(principal), "objection": body.purpose, "revoked": revocations(result)}
+    )
 
 
 @router.put("/v1/me/templates", **roles("customer", body=TEMPLATES_BODY))
-async def replace_my_templates(request: Request, principal: Caller) -> Any:
+async def replace_my_templates(request: Request, principal: Caller) -> TemplatesReplaced:
     """Retake my photos: 1 to 5 new photos of me replace my templates, if they show one
     person and the person enrolled (422 ``faces_differ`` otherwise, nothing changes); 409
     ``reenrol_at_counter`` when my enrolled face is of an earlier face engine."""
@@ -103,11 +97,11 @@ async def replace_my_templates(request: Request, principal: Caller) -> Any:
     await run_in_threadpool(
         _registered, request, principal, "correction", f"photos retaken: {len(ids)} templates"
     )
-    return {"customer": _me(principal), "templates": len(ids)}
+    return TemplatesReplaced(customer=_me(principal), templates=len(ids))
 
 
 @router.delete("/v1/me", **roles("customer"))
-def erase_me(request: Request, principal: Caller) -> Any:
+def erase_me(request: Request, principal: Caller) -> Erased:
     """Erase everything: my key is destroyed, my templates can never be read again."""
     st = app_state(request)
     result = st.runtime.vault.erase(
@@ -116,6 +110,4 @@ def erase_me(request: Request, principal: Caller) -> Any:
     st.metrics.erasures.inc()
     if not result.already_erased:
         _registered(request, principal, "erasure", "erased: data key destroyed (crypto-shred)")
-    out = erasure_json(result)
-    out["receipt"] = result.receipt.document() if result.receipt else None
-    return out
+    return Erased.model_validate(erasure_json(result, with_receipt=True))

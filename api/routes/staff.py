@@ -9,13 +9,26 @@ them (404), so a staff session cannot be used to learn who is enrolled elsewhere
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import credentials
+from api.answers import (
+    AccessCode,
+    ApiKey,
+    CustomerData,
+    Enrolled,
+    Erased,
+    Kiosks,
+    NewApiKey,
+    Receipt,
+    Revoked,
+    TemplatesReplaced,
+    VenueCreated,
+    Venues,
+)
 from api.auth import Principal, roles
 from api.deps import Caller
 from api.forms import files, read_multipart, text, text_list
@@ -24,8 +37,9 @@ from api.operations import enroll_vectors, replace_access_code
 from api.problems import Problem
 from api.schemas import ENROL_BODY, TEMPLATES_BODY, EraseIn, KioskIn, StaffRevokeIn, VenueIn
 from api.state import app_state
-from api.views import customer_json, erasure_json
-from vault import LANGUAGES, ConsentRequest, CustomerNotFound
+from api.views import customer_json, erasure_json, revoke_json
+from api.vocabulary import LANGUAGES, one_of
+from vault import ConsentRequest, CustomerNotFound
 from vault.consent import check_id
 
 router = APIRouter(tags=["staff"])
@@ -51,7 +65,7 @@ def _storable(value: str, name: str) -> str:
 
 
 @router.post("/v1/venues", status_code=201, **roles("admin"))
-def create_venue(body: VenueIn, request: Request, principal: Caller) -> Any:
+def create_venue(body: VenueIn, request: Request, principal: Caller) -> VenueCreated:
     """Register a venue."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -61,20 +75,20 @@ def create_venue(body: VenueIn, request: Request, principal: Caller) -> Any:
     )
     if not created:
         raise Problem("venue_exists", f"venue {body.id!r} exists", status=409)
-    return {"id": body.id, "name": body.name}
+    return VenueCreated(id=body.id, name=body.name)
 
 
 @router.get("/v1/venues", **roles("admin", "staff"))
-def list_venues(request: Request, principal: Caller) -> Any:
+def list_venues(request: Request, principal: Caller) -> Venues:
     """Every venue (for staff: the venues they work at, for the counter's choice)."""
     found = credentials.list_venues(app_state(request).runtime.vault.engine)
     if principal.role == "staff":
         found = [v for v in found if v["id"] in principal.venues]
-    return {"venues": found}
+    return Venues.model_validate({"venues": found})
 
 
 @router.post("/v1/kiosks", status_code=201, **roles("admin"))
-def create_kiosk(body: KioskIn, request: Request, principal: Caller) -> Any:
+def create_kiosk(body: KioskIn, request: Request, principal: Caller) -> NewApiKey:
     """Make a kiosk key bound to one venue and its purposes (the key is shown once)."""
     st = app_state(request)
     engine = st.runtime.vault.engine
@@ -91,18 +105,19 @@ def create_kiosk(body: KioskIn, request: Request, principal: Caller) -> Any:
         label=body.label,
         allow_embeddings=body.allow_embeddings,
     )
-    return {"key": secret, **key.public()}
+    return NewApiKey.model_validate({"key": secret, **key.public()})
 
 
 @router.get("/v1/kiosks", **roles("admin"))
-def list_kiosks(request: Request) -> Any:
+def list_kiosks(request: Request) -> Kiosks:
     """Every kiosk key (never a secret)."""
     engine = app_state(request).runtime.vault.engine
-    return {"kiosks": [k.public() for k in credentials.list_keys(engine, "kiosk")]}
+    kiosks = credentials.list_keys(engine, "kiosk")
+    return Kiosks(kiosks=[ApiKey.model_validate(k.public()) for k in kiosks])
 
 
 @router.post("/v1/kiosks/{kiosk_id}/disable", **roles("admin"))
-def disable_kiosk(kiosk_id: str, request: Request, principal: Caller) -> Any:
+def disable_kiosk(kiosk_id: str, request: Request, principal: Caller) -> ApiKey:
     """Disable a kiosk key at once."""
     st = app_state(request)
     key = credentials.disable_key(
@@ -115,11 +130,11 @@ def disable_kiosk(kiosk_id: str, request: Request, principal: Caller) -> Any:
     if key is None:
         raise Problem("not_found", f"no kiosk {kiosk_id!r}")
     st.keys.forget(key.key_id)
-    return key.public()
+    return ApiKey.model_validate(key.public())
 
 
 @router.post("/v1/enrolments", status_code=201, **roles("admin", "staff", body=ENROL_BODY))
-async def enrol(request: Request, principal: Caller) -> Any:
+async def enrol(request: Request, principal: Caller) -> Enrolled:
     """Enrol a customer with their explicit consent and 1-5 photos."""
     st = app_state(request)
     form = await read_multipart(request, max_files=5)
@@ -131,7 +146,7 @@ async def enrol(request: Request, principal: Caller) -> Any:
     if not version or not lang:
         raise Problem("invalid_request", "notice_version and lang are required")
     if lang not in LANGUAGES:
-        raise Problem("invalid_lang", "lang must be 'vi' or 'en'", status=422)
+        raise Problem("invalid_lang", f"lang must be {one_of(LANGUAGES)}", status=422)
     expires_days = _int(text(form, "expires_days"), "expires_days", 1, 3650)
     venues = text_list(form, "venues") + text_list(form, "venue")
     consent = ConsentRequest(
@@ -155,21 +170,18 @@ async def enrol(request: Request, principal: Caller) -> Any:
     )
     st.metrics.enrolments.inc()
     e = result.enrolment
-    return JSONResponse(
-        {
-            "customer": e.customer_id,
-            "consent": e.consent_id,
-            "templates": len(e.template_ids),
-            "access_code": result.access_code,
-            "key_id": e.key_id,
-            "purposes": sorted(set(consent.purposes)),
-            "venues": sorted(set(consent.venues)),
-            "notice_version": consent.notice_version,
-            "lang": consent.lang,
-            "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
-            "receipt": e.receipt.document() if e.receipt else None,
-        },
-        status_code=201,
+    return Enrolled(
+        customer=e.customer_id,
+        consent=e.consent_id,
+        templates=len(e.template_ids),
+        access_code=result.access_code,
+        key_id=e.key_id,
+        purposes=sorted(set(consent.purposes)),
+        venues=sorted(set(consent.venues)),
+        notice_version=consent.notice_version,
+        lang=consent.lang,
+        expires_at=consent.expires_at.isoformat() if consent.expires_at else None,
+        receipt=Receipt.model_validate(e.receipt.document()) if e.receipt else None,
     )
 
 
@@ -186,16 +198,19 @@ def _int(value: str | None, name: str, low: int, high: int) -> int | None:
 
 
 @router.get("/v1/customers/{customer_id}", **roles("admin", "staff"))
-def get_customer(customer_id: str, request: Request, principal: Caller) -> Any:
+def get_customer(customer_id: str, request: Request, principal: Caller) -> CustomerData:
     """A customer's consents and template metadata (no biometric data)."""
     _at_my_venues(request, principal, customer_id)
     vault = app_state(request).runtime.vault
     checked = principal.role == "admin"  # operators see templates that no longer decrypt
-    return customer_json(vault.show(customer_id, check_templates=checked), vault.now())
+    view = vault.show(customer_id, check_templates=checked)
+    return CustomerData.model_validate(customer_json(view, vault.now()))
 
 
 @router.put("/v1/customers/{customer_id}/templates", **roles("admin", body=TEMPLATES_BODY))
-async def staff_replace_templates(customer_id: str, request: Request, principal: Caller) -> Any:
+async def staff_replace_templates(
+    customer_id: str, request: Request, principal: Caller
+) -> TemplatesReplaced:
     """Re-enrol at the counter: 1 to 5 new photos replace the customer's templates if they
     show one person and the person enrolled (422 ``faces_differ`` otherwise). A customer
     enrolled under an earlier face engine cannot be compared: staff, who see the person,
@@ -210,11 +225,13 @@ async def staff_replace_templates(customer_id: str, request: Request, principal:
         actor=principal.actor(),
         unverified_ok=True,
     )
-    return {"customer": customer_id, "templates": len(ids)}
+    return TemplatesReplaced(customer=customer_id, templates=len(ids))
 
 
 @router.post("/v1/customers/{customer_id}/revoke", **roles("admin", "staff"))
-def staff_revoke(customer_id: str, body: StaffRevokeIn, request: Request, principal: Caller) -> Any:
+def staff_revoke(
+    customer_id: str, body: StaffRevokeIn, request: Request, principal: Caller
+) -> Revoked:
     """Revoke on the customer's behalf (one purpose or all)."""
     _at_my_venues(request, principal, customer_id)
     st = app_state(request)
@@ -223,32 +240,27 @@ def staff_revoke(customer_id: str, body: StaffRevokeIn, request: Request, princi
         customer_id, purpose=body.purpose, reason=body.reason, actor=principal.actor()
     )
     st.metrics.revocations.inc()
-    return {
-        "customer": customer_id,
-        "purpose": body.purpose or "all",
-        "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
-    }
+    return Revoked.model_validate(revoke_json(result, body.purpose))
 
 
-@router.post("/v1/customers/{customer_id}/access-code", **roles("admin", "staff"))
-def staff_new_access_code(customer_id: str, request: Request, principal: Caller) -> Any:
+@router.post(
+    "/v1/customers/{customer_id}/access-code", response_model=AccessCode, **roles("admin", "staff")
+)
+def staff_new_access_code(customer_id: str, request: Request, principal: Caller) -> JSONResponse:
     """Issue a new access code (shown this once) to a customer who lost theirs, after
     checking who they are at the desk; the old code stops working at once."""
     _at_my_venues(request, principal, customer_id)
     st = app_state(request)
     code = replace_access_code(st.runtime, customer_id, actor=principal.actor())
-    return JSONResponse(
-        {"customer": customer_id, "access_code": code}, headers={"Cache-Control": "no-store"}
-    )
+    answer = AccessCode(customer=customer_id, access_code=code)
+    return JSONResponse(answer.model_dump(mode="json"), headers={"Cache-Control": "no-store"})
 
 
 @router.post("/v1/customers/{customer_id}/erase", **roles("admin"))
-def staff_erase(customer_id: str, body: EraseIn, request: Request, principal: Caller) -> Any:
+def staff_erase(customer_id: str, body: EraseIn, request: Request, principal: Caller) -> Erased:
     """Erase a customer (on their request or an authority's), with a reason."""
     st = app_state(request)
     _storable(body.reason, "reason")
     result = st.runtime.vault.erase(customer_id, reason=body.reason, actor=principal.actor())
     st.metrics.erasures.inc()
-    out = erasure_json(result)
-    out["receipt"] = result.receipt.document() if result.receipt else None
-    return out
+    return Erased.model_validate(erasure_json(result, with_receipt=True))
