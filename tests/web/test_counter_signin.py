@@ -256,7 +256,19 @@ def test_a_session_that_ended_while_idle_returns_to_sign_in_and_keeps_the_guest(
     assert renewed is not None and renewed != expired
     page.click("#enrol")
     expect(page.locator("#done-section")).to_be_visible(timeout=60_000)
-    expect(page.locator("#access-code")).not_to_be_empty()
+    code = page.locator("#access-code").inner_text().strip()
+    assert code
+    # Idle again with the code on the screen; the guest switches to English, whose QR
+    # link needs the session: the page returns to sign-in and the code does not linger.
+    page.wait_for_timeout((short_idle + 0.5) * 1000)
+    with page.expect_response(re.compile(r"/v1/pages/customer-link$")) as answer:
+        page.locator('.lang-switch a[hreflang="en"]').click()
+    assert answer.value.status == 401
+    expect(page.locator("#signin-form")).to_be_visible()
+    expect(page.locator("#staff-status")).to_have_text(TEXT["en"]["ended"])
+    expect(page.locator("#done-section")).to_be_hidden()
+    assert code not in page.content()
+    assert token(page) is None
 
 
 def test_a_tab_reopened_after_the_idle_time_asks_staff_to_sign_in_again(

@@ -916,6 +916,7 @@
     $('access-code').textContent = '';
     $('qr').removeAttribute('src');
     $('me-link').textContent = '';
+    $('me-link').setAttribute('href', '/me'); // the link carried the code too
     $('receipt').replaceChildren();
   }
 
