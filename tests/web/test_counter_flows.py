@@ -165,6 +165,12 @@ def test_kiosk_mode_hides_staff_controls_and_staff_issue_a_new_code(
     assert httpx.get(f"{server.url}/v1/me", headers=old).status_code == 401
     new = {"Authorization": f"Bearer {code}"}
     assert httpx.get(f"{server.url}/v1/me", headers=new).json()["customer"] == guest["customer"]
+    # Only staff move on to the next guest (the PIN again); then nothing of the code stays.
+    page.click("#next")
+    expect(page.locator("#pin-h")).to_have_text("Move on to the next guest?")
+    give_pin(page, "70215986")
+    expect(page.locator("#consent-section")).to_be_visible()
+    assert code not in page.content()
 
 
 @pytest.mark.faces
