@@ -23,7 +23,7 @@ from api.problems import Problem
 from api.state import app_state
 from keys import KeyRecord
 from vault import read_events
-from vault.receipts import read_receipts
+from vault.audit.receipts import read_receipts
 
 router = APIRouter(tags=["auditor"])
 

@@ -16,7 +16,7 @@ from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
 from api.views import customer_json, erasure_json, match_history, revocations, revoke_json
-from vault.receipts import read_receipts
+from vault.audit.receipts import read_receipts
 
 router = APIRouter(tags=["customer"])
 
