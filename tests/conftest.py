@@ -10,10 +10,14 @@ skipped there: PostgreSQL never zeroes deleted rows, so erasure there rests on t
 
 Tests whose subject does not depend on the database engine (face engines, image
 decoding, pages in a browser, the benchmark, the command line, which always runs on
-SQLite files, KEK providers, key files) run in the SQLite pass only: the PostgreSQL pass
-deselects them (:data:`ENGINE_NEUTRAL`, or the ``engine_neutral`` marker), so the suite
-does not pay twice for what one pass proves. Tests that always run on PostgreSQL, whatever
-the engine (:data:`POSTGRESQL_ONLY`: the replicas), run in the PostgreSQL pass only.
+SQLite files, KEK providers, key files, pure functions such as the Merkle tree and the
+likeness rules, files such as the locks, the Dockerfile and the public surface) run in
+the SQLite pass only: the PostgreSQL pass deselects them (:data:`ENGINE_NEUTRAL`, or the
+``engine_neutral`` marker), so the suite does not pay twice for what one pass proves.
+Tests that always run on PostgreSQL, whatever the engine (:data:`POSTGRESQL_ONLY`: the
+replicas), run in the PostgreSQL pass only. When scripts/test runs both passes side by
+side, some neutral tests move to the PostgreSQL pass to even them out
+(:data:`NEUTRAL_IN_POSTGRESQL_PASS`).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from enroll import DEFAULT_ENGINE, Embedder, FaceEmbedder, make_embedder
 FACES_DIR = Path(__file__).parent / "data" / "faces"
 ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
 PG_URL = os.environ.get("FACEKEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-_KEEP = {"FACEKEEP_TEST_ENGINE", "FACEKEEP_TEST_PG_URL"}
+#: scripts/test sets FACEKEEP_TEST_BALANCE=1 when it runs the two passes side by side.
+BALANCE = os.environ.get("FACEKEEP_TEST_BALANCE") == "1"
+_KEEP = {"FACEKEEP_TEST_ENGINE", "FACEKEEP_TEST_PG_URL", "FACEKEEP_TEST_BALANCE"}
 #: Test folders and modules whose subject is the same on either database engine.
 ENGINE_NEUTRAL = (
     "tests/bench/",
@@ -45,15 +51,26 @@ ENGINE_NEUTRAL = (
     "tests/keys/test_kek_contract.py",
     "tests/keys/test_kek_pkcs11.py",
     "tests/keys/test_kek_transit.py",
+    "tests/reliability/test_dependency_audit.py",
     "tests/reliability/test_hostile_images.py",
     "tests/reliability/test_key_hygiene.py",
     "tests/test_cli.py",
+    "tests/test_container.py",
+    "tests/test_logs.py",
     "tests/test_prod_lock.py",
+    "tests/test_public_surface.py",
+    "tests/vault/test_likeness.py",
+    "tests/vault/test_merkle.py",
 )
 #: Test folders and modules that run on PostgreSQL whatever the engine under test (the
 #: replicas share one PostgreSQL server, or restart a private one): the PostgreSQL pass
 #: runs them, the SQLite pass deselects them.
 POSTGRESQL_ONLY = ("tests/replicas/",)
+#: Engine-neutral folders and modules that never touch a database or never look at its
+#: engine: when the passes run side by side (:data:`BALANCE`), the PostgreSQL pass runs
+#: them instead of the SQLite pass, so that both passes take about as long. (In a single
+#: pass, as a developer runs it, they stay in the SQLite pass with the other neutral ones.)
+NEUTRAL_IN_POSTGRESQL_PASS: tuple[str, ...] = ()
 _ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -69,19 +86,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "sqlite_only" in item.keywords:
                 item.add_marker(skip)
-        _deselect(config, items, lambda item: "engine_neutral" in item.keywords, ENGINE_NEUTRAL)
+        moved = NEUTRAL_IN_POSTGRESQL_PASS if BALANCE else ()
+        _deselect(
+            config,
+            items,
+            lambda item, path: (
+                ("engine_neutral" in item.keywords or path.startswith(ENGINE_NEUTRAL))
+                and not path.startswith(moved)
+            ),
+        )
     else:
-        _deselect(config, items, lambda item: False, POSTGRESQL_ONLY)
+        elsewhere = POSTGRESQL_ONLY + (NEUTRAL_IN_POSTGRESQL_PASS if BALANCE else ())
+        _deselect(config, items, lambda item, path: path.startswith(elsewhere))
 
 
 def _deselect(
-    config: pytest.Config,
-    items: list[pytest.Item],
-    marked: Callable[[pytest.Item], bool],
-    paths: tuple[str, ...],
+    config: pytest.Config, items: list[pytest.Item], drop: Callable[[pytest.Item, str], bool]
 ) -> None:
-    """Drop (as deselected) the items ``marked`` or under one of ``paths``."""
-    dropped = [item for item in items if marked(item) or _relative(item).startswith(paths)]
+    """Drop (as deselected) the items for which ``drop(item, its file's path)`` holds."""
+    dropped = [item for item in items if drop(item, _relative(item))]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         keep = {id(item) for item in items} - {id(item) for item in dropped}

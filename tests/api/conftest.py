@@ -33,6 +33,7 @@ from api.runtime import init_data_dir
 from api.settings import Settings
 from enroll import Embedder
 from tests.support import Clock, Ticker, free_port, stop_process, wait_ready
+from tests.support.faces import FakeEmbedder
 from vault import SYSTEM, ConsentRequest
 
 with warnings.catch_warnings():
@@ -83,6 +84,27 @@ def photo(name: str, data: bytes) -> tuple[str, tuple[str, bytes, str]]:
 def embedder(served_embedder: Embedder) -> Embedder:
     """The service's engine (SFace), not the top-level fixture's dlib."""
     return served_embedder
+
+
+@pytest.fixture(scope="session")
+def fake_embedder(
+    faces_dir: Path,
+    face_bytes: Callable[[str], bytes],
+    served_embedding: Callable[[str], npt.NDArray[np.float64]],
+) -> FakeEmbedder:
+    """An embedder that runs no model: each sample photo answers the served engine's
+    vector of that photo (``face_embedding``), any other image has no face. For services
+    whose subject is not the face (``make_service(fake=fake_embedder)``)."""
+    # Only photos of one face of ordinary size: the group photos and the small face
+    # are refused by the real engine, so the fake does not know them (no face).
+    names = [
+        p.name
+        for p in sorted(faces_dir.iterdir())
+        if p.suffix in (".jpg", ".png")
+        and not p.name.startswith("group_")
+        and "small" not in p.name
+    ]
+    return FakeEmbedder.of_samples(names, face_bytes, served_embedding)
 
 
 @pytest.fixture(scope="session")
@@ -376,11 +398,12 @@ class Service:
 
 @pytest.fixture(scope="session")
 def open_service(embedder: Embedder, new_db_urls: Callable[[Path], Any]) -> Callable[..., Service]:
-    """``open_service(root, clock=..., **settings)`` -> a started Service (call close()),
-    on fresh databases of the engine under test (SQLite files in ``root`` by default)."""
+    """``open_service(root, clock=..., fake=None, **settings)`` -> a started Service (call
+    close()), on fresh databases of the engine under test (SQLite files in ``root`` by
+    default); ``fake`` replaces the real embedder (see ``fake_embedder``)."""
 
-    def start(root: Path, **kwargs: Any) -> Service:
-        return Service(root, embedder, new_db_urls(root), **kwargs)
+    def start(root: Path, *, fake: Embedder | None = None, **kwargs: Any) -> Service:
+        return Service(root, fake or embedder, new_db_urls(root), **kwargs)
 
     return start
 

@@ -12,8 +12,9 @@ VENUE = "hcm-1"
 
 
 @pytest.fixture
-def svc(make_service):
-    service = make_service(match_rate=0)
+def svc(make_service, fake_embedder):
+    # Access codes are the subject, not the face: uploads go to the fake embedder.
+    service = make_service(match_rate=0, fake=fake_embedder)
     service.venue(VENUE)
     return service
 

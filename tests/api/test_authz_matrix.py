@@ -40,11 +40,13 @@ def one_json_line(text: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def svc(open_service, tmp_path_factory):
+def svc(open_service, tmp_path_factory, fake_embedder):
     # Wrong tokens are the point of this module: the guessing limiter is off here (it
-    # has its own tests in test_errors.py).
+    # has its own tests in test_errors.py), and uploads go to the fake embedder (the face
+    # is not the subject).
     service = open_service(
         tmp_path_factory.mktemp("authz") / "data",
+        fake=fake_embedder,
         code_failures_per_minute=0,
         match_rate=0,
         metrics_token=METRICS_TOKEN,
