@@ -1,13 +1,9 @@
 """Response shapes of the JSON routes, for the OpenAPI document and for validation.
 
-Every model refuses unknown fields, so a route that answers more than its model says
-fails its tests instead of losing a field on the way out. Fields are declared in the
-order the answers have always had. A field that an answer leaves out when it has no
-value (instead of sending ``null``) is marked :func:`omitted_when_none`.
-
-Documents signed or built by the vault (receipts, audit events, request and breach
-files) are described as far as the API relies on them; their signed bodies stay plain
-JSON objects, as signed.
+Models refuse unknown fields (a route answering more than its model fails its tests
+rather than silently losing a field), keep the order the answers always had, and mark
+fields left out when empty with :func:`omitted_when_none`. Signed bodies (receipts,
+audit events) stay plain JSON objects, as signed.
 """
 
 from __future__ import annotations
