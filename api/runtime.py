@@ -15,14 +15,15 @@ from typing import Any
 
 import vault as vault_package
 from api.settings import Settings
+from dbkit import make_engine, upgrade
 from enroll import DEFAULT_ENGINE, ENGINES, Embedder, EngineSpec, ImageLimits, engine
 from enroll import make_embedder as make_engine_embedder
 from keys import KekError, KekProvider, KeyStore, LocalKekProvider, schema
-from keys.db import make_engine
-from keys.signing import AuditSigner, TokenSigner
+from keys.signing import Ed25519Signer, TokenSigner
 from keys.store import store_identity
 from vault import SYSTEM, Vault
-from vault.auditlog import HeadAnchor
+from vault.audit.log import HeadAnchor
+from vault.audit.receipts import ReceiptPolicy
 from vault.deployment import (
     missing_audit_key,
     recorded_audit_key,
@@ -31,7 +32,7 @@ from vault.deployment import (
 )
 from vault.errors import ModelMismatch
 from vault.model_record import recorded_model, require_model
-from vault.receipts import ReceiptPolicy
+from vault.service import open_vault
 
 log = logging.getLogger("facekeep.runtime")
 
@@ -77,7 +78,7 @@ def make_kek(settings: Settings, *, create: bool = False, owner: str | None = No
 
 def make_signer(
     settings: Settings, kek: KekProvider, *, create: bool = False, vault_engine: Any = None
-) -> AuditSigner:
+) -> Ed25519Signer:
     """The deployment's audit signing key: in the token with the pkcs11 provider (unless
     the deployment already signs with its key file), else the key file in the data
     directory. ``create`` makes one only when the deployment has none yet: a replica
@@ -86,7 +87,7 @@ def make_signer(
     recorded = recorded_audit_key(vault_engine) if vault_engine is not None else None
     if kek.name == "pkcs11":
         if path.exists():
-            signer = AuditSigner.load(path)
+            signer = Ed25519Signer.load(path)
             if recorded is None or signer.public_bytes == recorded:
                 return signer  # a deployment set up before the key moved into the token
         label = settings.pkcs11_signing_label
@@ -95,10 +96,10 @@ def make_signer(
         refused = missing_audit_key(vault_engine, str(path))
         if refused is not None:
             raise refused
-    return AuditSigner.load_or_create(path) if create else AuditSigner.load(path)
+    return Ed25519Signer.load_or_create(path) if create else Ed25519Signer.load(path)
 
 
-def signer_location(settings: Settings, signer: AuditSigner) -> str:
+def signer_location(settings: Settings, signer: Ed25519Signer) -> str:
     """Where a signer's key lives, for messages (never the key)."""
     if isinstance(signer, TokenSigner):
         return f"PKCS#11 token {settings.pkcs11_token_label!r}, {settings.pkcs11_signing_label!r}"
@@ -206,8 +207,8 @@ def migrate(keys: KeyStore, vault: Vault) -> dict[str, str | None]:
 def migrate_engines(keys_engine: Any, vault_engine: Any) -> dict[str, str | None]:
     """Bring both schemas to the newest revision."""
     return {
-        "keystore": schema.upgrade(KEYS_MIGRATIONS, keys_engine),
-        "vault": schema.upgrade(VAULT_MIGRATIONS, vault_engine),
+        "keystore": upgrade(KEYS_MIGRATIONS, keys_engine),
+        "vault": upgrade(VAULT_MIGRATIONS, vault_engine),
     }
 
 
@@ -278,11 +279,18 @@ def open_runtime(
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
     keys = KeyStore(keys_engine, kek=kek, **extra)
     keys.fault = fault_hook(settings)
-    vault = Vault(
+    spec = choose_engine(settings, recorded_model(vault_engine) if (create or check) else None)
+    settings = resolved(settings, spec)
+    assert settings.match_threshold is not None and settings.match_margin is not None
+    vault = open_vault(
         vault_engine,
         keys=keys,
-        model_name=DEFAULT_ENGINE.model_name,
-        model_version=DEFAULT_ENGINE.model_version,
+        model_name=spec.model_name,
+        model_version=spec.model_version,
+        threshold=settings.match_threshold,
+        margin=settings.match_margin,
+        max_gallery=settings.max_gallery_customers,
+        checkin_every_venue=settings.checkin_webhook_url is not None,
         fault=fault_hook(settings),
         signer=signer,
         receipt_policy=ReceiptPolicy(
@@ -290,13 +298,6 @@ def open_runtime(
         ),
         **extra,
     )
-    spec = choose_engine(settings, recorded_model(vault.engine) if (create or check) else None)
-    settings = resolved(settings, spec)
-    vault.model_name, vault.model_version = spec.model_name, spec.model_version
-    assert settings.match_threshold is not None and settings.match_margin is not None
-    vault.threshold, vault.margin = settings.match_threshold, settings.match_margin
-    vault.max_gallery = settings.max_gallery_customers
-    vault.checkin_every_venue = settings.checkin_webhook_url is not None
     if vault.audit is not None:  # the signer's last head, kept outside the database
         vault.audit.anchor = HeadAnchor(settings.audit_anchor_path())
     if create or check:

@@ -313,8 +313,7 @@ def refresh_gauges(state: AppState) -> None:
             if callable(counter):
                 label = {"checkedout": "checked_out", "checkedin": "idle"}.get(name, name)
                 metrics.db_pool.labels(store, label).set(counter())
-    queue = vault.__dict__.get("_audit_queue")
-    metrics.audit_queue_depth.set(queue.depth() if queue is not None else 0)
+    metrics.audit_queue_depth.set(vault.match_queue.depth())
     metrics.partition_templates.clear()
     for part in vault.index.stats()["partitions"]:
         metrics.partition_templates.labels(part["venue"], part["purpose"]).set(part["templates"])

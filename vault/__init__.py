@@ -15,9 +15,9 @@ from vault.errors import (
     ReenrolAtCounter,
     VaultError,
 )
-from vault.index import Grant, Hit, MatchIndex
-from vault.partitions import PartitionedIndex
-from vault.service import CustomerView, Enrolment, Erasure, Revocation, TemplateInfo, Vault
+from vault.index import Grant, Hit, MatchIndex, PartitionedIndex
+from vault.results import CustomerView, Enrolment, Erasure, Revocation, TemplateInfo
+from vault.service import Vault
 
 __all__ = [
     "LANGUAGES",

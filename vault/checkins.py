@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
+from dbkit import insert_ignore, writing
 from keys import KeyStore
-from keys.db import insert_ignore, writing
-from vault.audit import Actor, append_event
+from vault.audit.events import Actor, append_event
 from vault.errors import InvalidRequest
 from vault.models import checkin_outbox, checkin_webhooks
 
@@ -156,6 +156,29 @@ def enqueue(conn: Connection, matches: Sequence[CheckinMatch], *, every_venue: b
             ],
         )
     return len(wanted)
+
+
+def enqueue_matched(
+    conn: Connection, written: Sequence[tuple[dict[str, Any], int]], *, every_venue: bool
+) -> int:
+    """In the audit writer's transaction: an outbox row for each confirmed check-in match
+    among the events just ``written`` (each with its seq), so the hand-off to the venue's
+    system commits with the match's event; returns how many."""
+    matches = [
+        CheckinMatch(
+            audit_seq=seq,
+            customer_id=event["customer_id"],
+            consent_id=event["details"]["consent"],
+            venue=event["details"]["venue"],
+            kiosk=event["actor"].id,
+            at=event["ts"],
+        )
+        for event, seq in written
+        if event["action"] == "match"
+        and event.get("outcome") == "match"
+        and event["details"].get("purpose") == "checkin"
+    ]
+    return enqueue(conn, matches, every_venue=every_venue) if matches else 0
 
 
 # -- venues' endpoints -------------------------------------------------------------------

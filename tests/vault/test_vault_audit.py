@@ -117,9 +117,14 @@ def test_each_operation_appends_its_events_with_consecutive_seq(
         vault.enroll([faces.photo("bob")], consent(), actor=staff, customer_id="bob")
     log.expect(customer=None)
 
-    # Match without auditing really writes nothing.
-    vault.match(faces.photo("bob"), purpose="checkin", venue="venue-1", actor=staff, audit=False)
+    # Every match is audited: there is no unaudited path, and a match writes one event.
+    with pytest.raises(TypeError):
+        vault.match(
+            faces.photo("bob"), purpose="checkin", venue="venue-1", actor=staff, audit=False
+        )
     log.expect(customer=None)
+    vault.match(faces.photo("bob"), purpose="checkin", venue="venue-1", actor=staff)
+    log.expect("match", customer="bob", actor=staff)
 
 
 def test_sequence_continues_across_restarts_and_leaves_hash(env, faces, consent, staff):

@@ -10,19 +10,24 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import vault.service as service
+import vault.loading as loading
 from vault import Vault
 from vault.audit import append_event, read_events
 from vault.auditqueue import append_events
 from vault.index import MatchIndex
 from vault.models import audit_events, customers, metadata
+from vault.service import open_vault
 
 
 def _reference_index(vault: Vault) -> MatchIndex:
-    """The index as the per-customer path (``_index_customer``) builds it."""
-    reference = Vault(vault.engine, keys=vault.keys, model_name="x", model_version="y")
-    reference.model_version = vault.model_version
-    reference._clock = vault._clock
+    """The index as the per-customer path (``IndexLoader.index_customer``) builds it."""
+    reference = open_vault(
+        vault.engine,
+        keys=vault.keys,
+        model_name="x",
+        model_version=vault.model_version,
+        clock=vault.clock,
+    )
     with vault.engine.connect() as conn:
         ids = (
             conn.execute(select(customers.c.customer_id).where(customers.c.status == "active"))
@@ -30,7 +35,7 @@ def _reference_index(vault: Vault) -> MatchIndex:
             .all()
         )
     for customer_id in ids:
-        reference._index_customer(customer_id)
+        reference.loader.index_customer(customer_id)
     return reference.index
 
 
@@ -45,7 +50,7 @@ def _same_index(a: MatchIndex, b: MatchIndex) -> None:
 def test_cold_start_builds_the_index_the_per_customer_path_builds(
     env, faces, consent, staff, clock, monkeypatch, chunk
 ) -> None:
-    monkeypatch.setattr(service, "LOAD_CHUNK", chunk)  # several pages, or one
+    monkeypatch.setattr(loading, "LOAD_CHUNK", chunk)  # several pages, or one
     vault = env.open()
     soon = clock.now + timedelta(days=2)
     for i in range(7):
@@ -105,7 +110,7 @@ def test_group_committed_match_events_are_all_written(env, faces, consent, staff
     assert sorted(e.customer_id or "" for e in events) == sorted(c or "" for c in found)
     seqs = [e.seq for e in read_events(vault.engine)]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gap, no duplicate
-    queue = vault._match_audit()
+    queue = vault.matcher.queue
     assert queue.events == 180 and queue.batches <= 180
 
 
