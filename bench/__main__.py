@@ -50,6 +50,12 @@ def say(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="the smallest sizes that still make every row (the test suite's check; "
+        "implies --quick, its figures mean nothing)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
         "--cache", type=Path, default=ROOT / ".bench-cache", help="generated data (kept)"
@@ -67,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in [n for n in os.environ if n.startswith("FACEKEEP_")]:
         del os.environ[name]
 
-    plan = Plan.make(args.quick)
+    args.quick = args.quick or args.smoke
+    plan = Plan.make(args.quick, smoke=args.smoke)
     args.cache.mkdir(parents=True, exist_ok=True)
     info = machine(args.quick)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
-"""``python -m bench --quick`` runs end to end (so the benchmark never rots) and writes
-every required figure. Timings are not asserted: they belong to the full run on a quiet
-machine, not to CI."""
+"""``python -m bench --smoke`` (the quick run at the smallest sizes that still make every
+row) runs end to end, so the benchmark never rots, and writes every required figure.
+Timings are not asserted: they belong to the full run on a quiet machine, not to CI."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_quick_benchmark_writes_every_required_figure(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACEKEEP_")}
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
