@@ -19,7 +19,7 @@ from api.cli.common import (
 )
 from api.notices import latest_version, notice_for
 from api.operations import enroll_images, match_answer, match_images
-from api.views import erasure_json
+from api.views import erasure_json, revoke_json
 from vault import ConsentRequest
 
 __all__ = ["enroll", "erase", "match", "revoke", "show"]
@@ -111,13 +111,7 @@ def revoke(data_dir: Path | None, customer: str, purpose: str | None) -> None:
     """Withdraw a customer's consent, for one purpose or all."""
     with cli_runtime(data_dir) as runtime:
         result = runtime.vault.revoke(customer, purpose=purpose, actor=CLI_ACTOR)
-    emit(
-        {
-            "customer": customer,
-            "revoked": [{"consent": c, "purpose": p} for c, p in result.revoked],
-            "purpose": purpose or "all",
-        }
-    )
+    emit(revoke_json(result, purpose))
 
 
 @click.command("erase")
@@ -128,9 +122,7 @@ def erase(data_dir: Path | None, customer: str, reason: str) -> None:
     """Erase a customer: revoke everything and destroy their data key (crypto-shred)."""
     with cli_runtime(data_dir) as runtime:
         result = runtime.vault.erase(customer, reason=reason, actor=CLI_ACTOR)
-    out = erasure_json(result)
-    out["receipt"] = result.receipt.document() if result.receipt else None
-    emit(out)
+    emit(erasure_json(result, with_receipt=True))
 
 
 @click.command("show")
