@@ -1,5 +1,5 @@
 """Two real `facekeep serve` processes on two ports, sharing one PostgreSQL and one KEK,
-behave as one service: an enrolment on one is matchable on the other within 1 s, and a
+behave as one service: an enrolment on one is matchable on the other (by NOTIFY), and a
 revocation or erasure on one is refused by the other for every match that starts after
 the call returned, under concurrent match load."""
 
@@ -17,6 +17,8 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.support import wait_until
+
 PG_URL = os.environ.get("FACEKEEP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -31,7 +33,9 @@ def replicas(
         "FACEKEEP_KEYSTORE_URL": keys_url,
         "FACEKEEP_MATCH_RATE": "0",
         "FACEKEEP_RETENTION_INTERVAL_SECONDS": "0",
-        "FACEKEEP_FOLLOW_INTERVAL_SECONDS": "5",  # prompt updates must come from NOTIFY
+        # B polls only every 10 minutes: an update it learns within the test's bounds
+        # came from NOTIFY.
+        "FACEKEEP_FOLLOW_INTERVAL_SECONDS": "600",
     }
     return replica_pair(env)
 
@@ -142,14 +146,15 @@ def test_two_replicas_agree_on_enrolment_revocation_and_erasure(
 
     assert match_on_b() == {"match": False}
 
-    # 1. Enrolled on A, matchable on B within 1 s (NOTIFY; B polls only every 5 s).
+    # 1. Enrolled on A, matchable on B by NOTIFY (B polls only every 10 minutes). How fast
+    # is not asserted here: a bound on waiting only (timing belongs to the benchmark).
     enrolled = _enrol(a.url, admin, face_bytes("obama_1.jpg"), "guest-obama")
-    returned = time.monotonic()
-    while match_on_b().get("customer") != "guest-obama":
-        assert time.monotonic() - returned < 1.0, "B did not learn of A's enrolment within 1 s"
-        time.sleep(0.02)
-    seen_after = time.monotonic() - returned
-    assert seen_after < 1.0
+    wait_until(
+        lambda: match_on_b().get("customer") == "guest-obama",
+        "B learns of A's enrolment by NOTIFY",
+        timeout=30,
+        interval=0.02,
+    )
 
     # 2. Revoked on A while 8 kiosk clients hammer B: nothing that starts later matches.
     load = Load(b.url, kiosk, probe)
@@ -175,10 +180,12 @@ def test_two_replicas_agree_on_enrolment_revocation_and_erasure(
 
     # 3. Re-enrolled (a new id), then erased on A under load on B.
     again = _enrol(a.url, admin, face_bytes("obama_1.jpg"), "guest-obama-2")
-    deadline = time.monotonic() + 1.0
-    while match_on_b().get("customer") != "guest-obama-2":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    wait_until(
+        lambda: match_on_b().get("customer") == "guest-obama-2",
+        "B learns of A's new enrolment by NOTIFY",
+        timeout=30,
+        interval=0.02,
+    )
     load = Load(b.url, kiosk, probe)
     workers = load.run()
     time.sleep(0.5)
