@@ -8,12 +8,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
 from api.cli.common import CliError, cli_runtime, data_dir_option, emit
 from api.runtime import Runtime
+from vault.audit import AuditLog, TreeHead
 
 __all__ = ["audit_group"]
 
@@ -23,13 +23,13 @@ def audit_group() -> None:
     """Audit log: signed tree heads, proofs, export and offline verification."""
 
 
-def _audit_log(runtime: Runtime) -> Any:
+def _audit_log(runtime: Runtime) -> AuditLog:
     assert runtime.vault.audit is not None
     return runtime.vault.audit
 
 
 @contextmanager
-def _signed_log(data_dir: Path | None) -> Iterator[tuple[Any, Any]]:
+def _signed_log(data_dir: Path | None) -> Iterator[tuple[AuditLog, TreeHead]]:
     """The audit log and its latest tree head, signed now if the log grew."""
     with cli_runtime(data_dir) as runtime:
         log = _audit_log(runtime)
