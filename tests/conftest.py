@@ -45,6 +45,7 @@ _KEEP = {"FACEKEEP_TEST_ENGINE", "FACEKEEP_TEST_PG_URL", "FACEKEEP_TEST_BALANCE"
 #: Test folders and modules whose subject is the same on either database engine.
 ENGINE_NEUTRAL = (
     "tests/bench/",
+    "tests/compliance/test_notices.py",
     "tests/enroll/",
     "tests/eval/",
     "tests/web/",
