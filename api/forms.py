@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
+from fastapi.routing import APIRoute
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.responses import Response
 
 from api.problems import Problem
 
@@ -47,15 +50,44 @@ async def read_multipart(
 PARSE_INLINE = 16 * 1024
 
 
+async def _loads(body: bytes) -> Any:
+    """``json.loads``, in a worker thread when the body is large enough to stall the loop."""
+    if len(body) > PARSE_INLINE:
+        return await asyncio.to_thread(json.loads, body)
+    return json.loads(body)
+
+
+class OffLoopJsonRequest(Request):
+    """A request whose large JSON body FastAPI parses off the event loop: a megabyte of
+    JSON takes milliseconds to parse, during which no other request (not even
+    ``/healthz``) would be served."""
+
+    async def json(self) -> Any:
+        """The body as JSON, parsed once (in a worker thread past ``PARSE_INLINE``)."""
+        if not hasattr(self, "_json"):
+            self._json = await _loads(await self.body())
+        return self._json
+
+
+class OffLoopJsonRoute(APIRoute):
+    """Route class of routers whose JSON bodies may be large (FastAPI's documented way
+    of giving routes a custom request class)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(OffLoopJsonRequest(request.scope, request.receive))
+
+        return handle
+
+
 async def read_json_object(request: Request) -> dict[str, Any]:
     """Parse a JSON object body or answer 400 ``invalid_json``. The body gate has already
     capped its size."""
     body = await request.body()
     try:
-        if len(body) > PARSE_INLINE:
-            value = await asyncio.to_thread(json.loads, body)
-        else:
-            value = json.loads(body)
+        value = await _loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Problem("invalid_json", "the body is not valid JSON") from None
     if not isinstance(value, dict):

@@ -27,6 +27,7 @@ from api.compliance import breach_register, request_register
 from api.compliance.breach import authority_notice, guest_notice
 from api.compliance.requests import carry_out
 from api.deps import Caller
+from api.forms import OffLoopJsonRoute
 from api.problems import Problem
 from api.schemas import Strict
 from api.state import app_state
@@ -34,7 +35,8 @@ from api.vocabulary import DEFAULT_LANG, Lang, Purpose
 from vault.breaches import Scope
 from vault.requests import CHANNELS, KINDS, summary
 
-router = APIRouter(tags=["compliance"])
+# The breach route takes up to 1 MB of JSON: parsed off the event loop.
+router = APIRouter(tags=["compliance"], route_class=OffLoopJsonRoute)
 Id = r"^[A-Za-z0-9_-]{1,64}$"
 Text = Field(default=None, max_length=2000)
 
