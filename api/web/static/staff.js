@@ -1,7 +1,8 @@
 /* The staff page: the register of guests' data requests (what is open and what is late,
  * acknowledge, carry out, refuse, record one that came by telephone or letter) and the
- * breach register (time left to notify, steps, draft notices). Uses the staff key, kept
- * in this tab's storage like the consent counter's. */
+ * breach register (time left to notify, steps, draft notices). The registers are the
+ * operator's (admin key) or, read-only, the auditor's: the key typed here is kept in this
+ * tab's storage only. The consent counter's staff session never opens this page. */
 'use strict';
 
 (function () {
@@ -9,7 +10,7 @@
   const { t, el, api, errorText, store, reveal, setBusy, fmtDate } = FK;
   const $ = (id) => document.getElementById(id);
 
-  const staff = () => store.get('staffKey') || (store.getJson('staff') || {}).key;
+  const staff = () => store.get('staffKey');
   const say = (text) => { $('status').textContent = text; };
 
   function showLogin(error) {
