@@ -1,8 +1,6 @@
-"""The key store's schema: its migration folder and the error raised when the schema
-(of the key store or, for now, of any store checked through here) is older than the code.
-
-The Alembic helpers themselves live in :mod:`dbkit.schema`; they are re-exported here
-only so that old import paths keep working (temporary, see issue #17).
+"""The key store's schema: its migration folder, and the error raised when a schema (the
+key store's, or, as before the move, the vault's when checked through here) is older
+than the code. The Alembic helpers themselves are :mod:`dbkit.schema`.
 """
 
 from __future__ import annotations
@@ -12,18 +10,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dbkit import schema as _schema
-from dbkit.schema import current_revision, head_revision, upgrade, version_table
 from keys.errors import KeysError
 
-__all__ = [
-    "MIGRATIONS",
-    "SchemaOutdated",
-    "current_revision",
-    "head_revision",
-    "require_current",
-    "upgrade",
-    "version_table",
-]
+__all__ = ["MIGRATIONS", "SchemaOutdated", "require_current"]
 
 
 class SchemaOutdated(KeysError):

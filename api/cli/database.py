@@ -58,7 +58,7 @@ def db_upgrade(data_dir: Path | None) -> None:
 def db_current(data_dir: Path | None) -> None:
     """Show each database's schema revision and the one this code needs."""
     from api.runtime import KEYS_MIGRATIONS, VAULT_MIGRATIONS
-    from keys import schema
+    from dbkit import schema
 
     with cli_runtime(data_dir, start=False, check=False) as runtime:
         emit(
