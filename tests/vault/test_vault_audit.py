@@ -11,8 +11,8 @@ import pytest
 
 from keys.store import _wrap_context
 from vault import CustomerExists, CustomerNotFound, InvalidEmbedding, Vault, read_events
+from vault.audit.merkle import leaf_hash
 from vault.consent import notice_sha256
-from vault.merkle import leaf_hash
 
 
 def _events(vault: Vault):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 import vault.loading as loading
 from vault import Vault
 from vault.audit import append_event, read_events
-from vault.auditqueue import append_events
+from vault.audit.events import append_events
 from vault.index import MatchIndex
 from vault.models import audit_events, customers, metadata
 from vault.service import open_vault
