@@ -18,6 +18,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from api.vocabulary import LANGUAGES
+
 if TYPE_CHECKING:
     from api.settings import Settings
 
@@ -74,7 +76,7 @@ def _files(folder: Path | None) -> dict[tuple[str, str], Path | Traversable]:
             if (
                 len(parts) == 3
                 and parts[2] == "txt"
-                and parts[1] in ("vi", "en")
+                and parts[1] in LANGUAGES
                 and _NAME.match(parts[0])
                 and entry.is_file()
             ):
@@ -84,7 +86,7 @@ def _files(folder: Path | None) -> dict[tuple[str, str], Path | Traversable]:
 
 def notice_template(version: str, lang: str, *, folder: Path | None = None) -> str:
     """The notice file's text of ``version`` in ``lang``, facts still in braces."""
-    if not _NAME.match(version) or lang not in ("vi", "en"):
+    if not _NAME.match(version) or lang not in LANGUAGES:
         raise UnknownNotice(f"no notice {version!r} in {lang!r}")
     path = _files(folder).get((version, lang))
     if path is None:

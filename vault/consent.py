@@ -57,7 +57,7 @@ class ConsentRequest:
         for venue in self.venues:
             check_id(venue, "venue")
         if self.lang not in LANGUAGES:
-            raise InvalidRequest("lang must be 'vi' or 'en'", code="invalid_lang")
+            raise InvalidRequest(f"lang must be one of {sorted(LANGUAGES)}", code="invalid_lang")
         if not self.notice_text.strip():
             raise InvalidRequest("the notice text shown is required", code="invalid_notice")
         check_id(self.notice_version, "notice_version")

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from dbkit import writing
 from vault.audit import Actor, append_event
-from vault.consent import check_id
+from vault.consent import PURPOSES, check_id
 from vault.errors import InvalidRequest, VaultError
 from vault.models import subject_requests
 
@@ -379,7 +379,7 @@ class RequestRegister:
             raise InvalidRequest(
                 f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
             )
-        if purpose is not None and purpose not in ("checkin", "marketing"):
+        if purpose is not None and purpose not in PURPOSES:
             raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
         if customer_id is not None:
             check_id(customer_id, "customer")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from api.settings import Settings
+from api.vocabulary import LANGUAGES
 from vault.breaches import Breach
 
 _T: dict[str, dict[str, str]] = {
@@ -266,7 +267,7 @@ def write_drafts(
     settings: Settings,
     out: Path,
     now: datetime,
-    langs: tuple[str, ...] = ("vi", "en"),
+    langs: tuple[str, ...] = LANGUAGES,
 ) -> list[Path]:
     """Write both drafts in each language and the affected ids to ``out``."""
     out.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from api.compliance import breach_register, request_register
 from api.notices import available, notice_for
 from api.runtime import Runtime
 from api.settings import Settings
+from api.vocabulary import LANGUAGES
 from dbkit import writing
 from keys.store import data_keys
 from vault import Actor
@@ -41,7 +42,7 @@ from vault.requests import summary
 
 from .document import Attach, Bullets, Document, Flow, Grid, Heading, Para, to_markdown, to_pdf
 
-LANGS = ("vi", "en")
+LANGS = LANGUAGES
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.runtime import Runtime
-from api.views import customer_json, erasure_json, match_history
+from api.views import customer_json, erasure_json, match_history, revocations
 from vault import Actor, CustomerErased, InvalidRequest
 from vault.requests import RequestRegister, SubjectRequest
 
@@ -62,7 +62,7 @@ def carry_out(
                 request.kind, "restriction"
             )
             revoked = vault.revoke(customer, purpose=purpose, reason=reason, actor=actor)
-            result = {"revoked": [{"consent": c, "purpose": p} for c, p in revoked.revoked]}
+            result = {"revoked": revocations(revoked)}
             done = f"{reason}: {purpose or 'every purpose'} stopped"
         elif request.kind == "erasure":
             erased = vault.erase(customer, reason=ERASURE_REASON, actor=actor)

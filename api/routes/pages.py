@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,6 +35,8 @@ from api.ratelimit import retry_after
 from api.schemas import Strict
 from api.settings import Settings
 from api.state import app_state
+from api.vocabulary import DEFAULT_LANG
+from api.vocabulary import Lang as Language
 from api.web.i18n import LANG_NAMES, LANGS, STRINGS, pick_lang, strings
 from vault.audit.export import export_audit
 
@@ -257,7 +259,7 @@ async def count_faces(
 
 class CustomerLinkIn(Strict):
     code: str = Field(pattern=r"^[A-Za-z0-9]{4}(-?[A-Za-z0-9]{4}){1,9}$")
-    lang: Literal["vi", "en"] = "vi"
+    lang: Language = DEFAULT_LANG
 
 
 @router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin", "staff"))
