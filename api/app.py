@@ -38,7 +38,7 @@ from api.startup import KekHealth, LoadingGate, MeasuredKek, Startup
 from api.state import AppState
 from api.webhooks import DeliveryWorker
 from enroll import Embedder, engine
-from vault.changes import ChangeFollower
+from vault.replication import ChangeFollower
 
 log = logging.getLogger("facekeep.retention")
 

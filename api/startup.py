@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from api.settings import Settings
     from api.state import AppState
     from keys import KekProvider
-    from vault.changes import FollowerStatus
+    from vault.replication import FollowerStatus
 
 log = logging.getLogger("facekeep.startup")
 

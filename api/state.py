@@ -16,7 +16,7 @@ from api.runtime import Runtime
 from api.settings import Settings
 from api.startup import KekHealth, Startup
 from api.webhooks import DeliveryWorker
-from vault.changes import ChangeFollower
+from vault.replication import ChangeFollower
 
 
 @dataclass

@@ -37,20 +37,12 @@ from vault.loading import IndexLoader, LoadProgress
 from vault.matcher import Matcher
 from vault.models import metadata
 from vault.replication import ChangeFeed
-from vault.results import CustomerView, Enrolment, Erasure, Revocation, TemplateInfo
+from vault.results import Erasure
 from vault.retention import Retention
 from vault.rotation import KeyEvents
 from vault.store import VaultStore
 
-__all__ = [
-    "CustomerView",
-    "Enrolment",
-    "Erasure",
-    "Revocation",
-    "TemplateInfo",
-    "Vault",
-    "open_vault",
-]
+__all__ = ["Vault", "open_vault"]
 
 
 def _setting(name: str, doc: str) -> Any:
