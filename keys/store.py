@@ -1,8 +1,8 @@
 """The key store: one wrapped data key per customer, in its own database.
 
 Kept apart from the template database so that a copy of the templates never carries keys.
-Destroying a key deletes its wrapped bytes with SQLite ``secure_delete=ON`` and truncates
-the WAL, so no byte of it can be read back from the files.
+Its tables are in :mod:`keys.tables`, its id in :mod:`keys.identity`; destruction
+(:mod:`keys.destruction`) and KEK rotation (:mod:`keys.rotation`) work on a ``KeyStore``.
 """
 
 from __future__ import annotations
@@ -13,163 +13,80 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Engine,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    bindparam,
-    delete,
-    insert,
-    select,
-    update,
+from sqlalchemy import Engine, insert, select
+
+from dbkit import insert_ignore, make_engine, writing
+from keys import aead, destruction, rotation
+from keys.datakey import DataKey, key_commitment
+from keys.errors import DecryptionFailed, KekError, KeyDestroyed, KeyNotFound, KeyWiped
+from keys.identity import STORE_ID, new_store_identity, store_identity
+from keys.kek import KekProvider, UnwrapItem
+from keys.records import Destruction, KeyRecord, Rotation
+from keys.rotation import ROTATE_BATCH, Progress
+from keys.tables import (
+    ACTIVE,
+    DESTROYED,
+    canary_context,
+    data_keys,
+    kek_canaries,
+    keystore_settings,
+    metadata,
+    wrap_context,
+    wrapped_keys,
 )
 
-from dbkit import UTCDateTime, checkpoint_truncate, insert_ignore, make_engine, writing
-from keys import aead
-from keys.datakey import DataKey, key_commitment
-from keys.errors import (
-    DecryptionFailed,
-    EpochNotOwned,
-    KekError,
-    KeyDestroyed,
-    KeyNotFound,
-    KeyWiped,
-)
-from keys.kek import KekProvider, UnwrapItem
+# Names others import from here (the key store's module before it was split by job).
+_wrap_context = wrap_context
+__all__ = [
+    "ACTIVE",
+    "DESTROYED",
+    "READ_CHUNK",
+    "ROTATE_BATCH",
+    "STORE_ID",
+    "Clock",
+    "Destruction",
+    "KeyRecord",
+    "KeyStore",
+    "Progress",
+    "Rotation",
+    "_wrap_context",
+    "data_keys",
+    "kek_canaries",
+    "keystore_settings",
+    "metadata",
+    "new_store_identity",
+    "store_identity",
+    "wrapped_keys",
+]
 
 Clock = Callable[[], datetime]
 
-metadata = MetaData()
-
-data_keys = Table(
-    "data_keys",
-    metadata,
-    Column("key_id", String(64), primary_key=True),
-    Column("customer_id", String(128), nullable=False, unique=True),
-    Column("state", String(16), nullable=False),
-    Column("kek_epoch", Integer, nullable=False),
-    Column("commitment", String(64), nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("destroyed_at", UTCDateTime(), nullable=True),
-    Column("destroy_reason", Text, nullable=True),
-)
-
-# The secret part lives in its own table so destruction is a DELETE of the whole row.
-wrapped_keys = Table(
-    "wrapped_keys",
-    metadata,
-    Column("key_id", String(64), ForeignKey("data_keys.key_id"), primary_key=True),
-    Column("kek_epoch", Integer, nullable=False),
-    Column("wrapped", LargeBinary, nullable=False),
-)
-
-# One value wrapped under each live KEK epoch: opening it at start proves the configured
-# KEK is the one this store was written with (a wrong KEK fails at once, not later).
-kek_canaries = Table(
-    "kek_canaries",
-    metadata,
-    Column("kek_epoch", Integer, primary_key=True, autoincrement=False),
-    Column("wrapped", LargeBinary, nullable=False),
-)
-
-# The key store's own settings; ``store_id`` names it, and every KEK epoch it creates
-# carries that id, so a restored copy given a new id can never destroy the original's.
-keystore_settings = Table(
-    "keystore_settings",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-ACTIVE = "active"
-DESTROYED = "destroyed"
-STORE_ID = "store_id"
-#: Keys re-wrapped per transaction by a rotation.
-ROTATE_BATCH = 1_000
 #: Rows read per query by a batch unwrap.
 READ_CHUNK = 4_000
 
-Progress = Callable[[int, int], None]
+# What opening a data key needs: the wrap context (customer, key id, epoch) and the bytes.
+_WRAPPED = select(
+    data_keys.c.customer_id,
+    data_keys.c.key_id,
+    data_keys.c.state,
+    wrapped_keys.c.kek_epoch,
+    wrapped_keys.c.wrapped,
+)
 
 
-def store_identity(engine: Engine, *, create: bool = True) -> str | None:
-    """The id of the key store in ``engine`` (made on first use when ``create``)."""
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(keystore_settings.c.value).where(keystore_settings.c.name == STORE_ID)
-        ).scalar_one_or_none()
-    if value is None and create:
-        with writing(engine) as conn:
-            insert_ignore(
-                conn,
-                keystore_settings,
-                {"name": STORE_ID, "value": "ks_" + secrets.token_hex(8)},
-                ["name"],
-            )
-        return store_identity(engine, create=False)
-    return None if value is None else str(value)
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """What may be known about a data key without its bytes."""
-
-    key_id: str
-    customer_id: str
-    state: str
-    kek_epoch: int
-    commitment: str
-    created_at: datetime
-    destroyed_at: datetime | None
-    destroy_reason: str | None
-
-
-@dataclass(frozen=True)
-class Destruction:
-    """The outcome of destroying a customer's key."""
-
-    record: KeyRecord
-    already_destroyed: bool
-
-
-@dataclass(frozen=True)
-class Rotation:
-    """The outcome of a KEK rotation."""
-
-    new_epoch: int
-    destroyed_epochs: list[int]
-    rewrapped: int
+def _unwrap_item(row: Any) -> UnwrapItem:
+    return (
+        bytes(row.wrapped),
+        row.kek_epoch,
+        wrap_context(row.customer_id, row.key_id, row.kek_epoch),
+    )
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _canary(epoch: int) -> tuple[str, ...]:
-    return ("facekeep/kek-canary/v1", str(epoch))
-
-
-def _wrap_context(customer_id: str, key_id: str, epoch: int) -> tuple[str, ...]:
-    return ("facekeep/dek/v1", customer_id, key_id, str(epoch))
-
-
-def new_store_identity(engine: Engine) -> str:
-    """Give the key store in ``engine`` a new id (see :meth:`KeyStore.new_identity`)."""
-    value = "ks_" + secrets.token_hex(8)
-    with writing(engine) as conn:
-        conn.execute(delete(keystore_settings).where(keystore_settings.c.name == STORE_ID))
-        conn.execute(insert(keystore_settings).values(name=STORE_ID, value=value))
-    return value
 
 
 class KeyStore:
@@ -233,11 +150,6 @@ class KeyStore:
         owner = self.epoch_owner(epoch)
         return owner is None or owner == self.store_id
 
-    def _require_own(self, epoch: int) -> None:
-        owner = self.epoch_owner(epoch)
-        if owner is not None and owner != self.store_id:
-            raise EpochNotOwned(epoch, owner, self.store_id)
-
     def close(self) -> None:
         """Drop cached keys and release the database."""
         with self._lock:
@@ -266,7 +178,9 @@ class KeyStore:
             raise KekError("none of this key store's KEK epochs is available: wrong KEK")
         for epoch in checkable:
             try:
-                aead.wipe(self.kek.unwrap(canaries[epoch], epoch=epoch, context=_canary(epoch)))
+                aead.wipe(
+                    self.kek.unwrap(canaries[epoch], epoch=epoch, context=canary_context(epoch))
+                )
             except DecryptionFailed:
                 raise KekError(
                     f"the configured key-encryption key (epoch {epoch}) is not the one this "
@@ -275,7 +189,7 @@ class KeyStore:
         if current not in canaries:
             value = aead.new_key()
             try:
-                wrapped = self.kek.wrap(value, epoch=current, context=_canary(current))
+                wrapped = self.kek.wrap(value, epoch=current, context=canary_context(current))
             finally:
                 aead.wipe(value)
             with writing(self.engine) as conn:
@@ -319,7 +233,7 @@ class KeyStore:
         dek = aead.new_key()
         try:
             wrapped = self.kek.wrap(
-                dek, epoch=epoch, context=_wrap_context(customer_id, key_id, epoch)
+                dek, epoch=epoch, context=wrap_context(customer_id, key_id, epoch)
             )
             row = {
                 "key_id": key_id,
@@ -351,24 +265,16 @@ class KeyStore:
                 return cached
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(
-                    data_keys.c.key_id,
-                    data_keys.c.state,
-                    wrapped_keys.c.kek_epoch,
-                    wrapped_keys.c.wrapped,
+                _WRAPPED.select_from(data_keys.outerjoin(wrapped_keys)).where(
+                    data_keys.c.customer_id == customer_id
                 )
-                .select_from(data_keys.outerjoin(wrapped_keys))
-                .where(data_keys.c.customer_id == customer_id)
             ).first()
         if row is None:
             raise KeyNotFound(customer_id)
         if row.state != ACTIVE or row.wrapped is None:
             raise KeyDestroyed(customer_id, row.key_id)
-        raw = self.kek.unwrap(
-            row.wrapped,
-            epoch=row.kek_epoch,
-            context=_wrap_context(customer_id, row.key_id, row.kek_epoch),
-        )
+        wrapped, epoch, context = _unwrap_item(row)
+        raw = self.kek.unwrap(wrapped, epoch=epoch, context=context)
         key = DataKey(raw, key_id=row.key_id, customer_id=customer_id)
         with self._lock:
             self._cache[customer_id] = key
@@ -395,26 +301,17 @@ class KeyStore:
                 # the few rows in the range that are not asked for.
                 with self.engine.connect() as conn:
                     rows = conn.execute(
-                        select(
-                            data_keys.c.customer_id,
-                            data_keys.c.key_id,
-                            wrapped_keys.c.kek_epoch,
-                            wrapped_keys.c.wrapped,
-                        )
-                        .select_from(data_keys.join(wrapped_keys))
+                        _WRAPPED.select_from(data_keys.join(wrapped_keys))
                         .where(data_keys.c.state == ACTIVE)
                         .where(data_keys.c.customer_id.between(chunk[0], chunk[-1]))
                     ).all()
-                rows = [r for r in rows if r[0] in members]
-                items: list[UnwrapItem] = [
-                    (bytes(wrapped), epoch, _wrap_context(customer_id, key_id, epoch))
-                    for customer_id, key_id, epoch, wrapped in rows
-                ]
-                for (customer_id, key_id, _, _), raw in zip(
-                    rows, self.unwrap_many(items), strict=True
-                ):
+                rows = [r for r in rows if r.customer_id in members]
+                opened = self.unwrap_many([_unwrap_item(r) for r in rows])
+                for row, raw in zip(rows, opened, strict=True):
                     if raw is not None:
-                        found[customer_id] = DataKey(raw, key_id=key_id, customer_id=customer_id)
+                        found[row.customer_id] = DataKey(
+                            raw, key_id=row.key_id, customer_id=row.customer_id
+                        )
             yield found
         finally:
             for key in found.values():
@@ -456,152 +353,29 @@ class KeyStore:
         if key is not None:
             key.wipe()
 
-    # -- destroying ----------------------------------------------------------------------
+    # -- destroying (keys.destruction) ---------------------------------------------------
 
     def destroy(self, customer_id: str, reason: str) -> Destruction:
         """Crypto-shred the customer's key: delete its wrapped bytes for good. Idempotent."""
-        self.forget(customer_id)
-        now = self._clock()
-        with writing(self.engine) as conn:
-            # FOR UPDATE: two replicas destroying one key take turns (SQLite: BEGIN
-            # IMMEDIATE already does), so exactly one records the destruction.
-            row = conn.execute(
-                select(data_keys).where(data_keys.c.customer_id == customer_id).with_for_update()
-            ).first()
-            if row is None:
-                raise KeyNotFound(customer_id)
-            already = row.state == DESTROYED
-            conn.execute(delete(wrapped_keys).where(wrapped_keys.c.key_id == row.key_id))
-            if not already:
-                conn.execute(
-                    update(data_keys)
-                    .where(data_keys.c.key_id == row.key_id)
-                    .values(state=DESTROYED, destroyed_at=now, destroy_reason=reason)
-                )
-        checkpoint_truncate(self.engine)
-        self.forget(customer_id)
-        record = self.record(customer_id)
-        assert record is not None
-        return Destruction(record=record, already_destroyed=already)
+        return destruction.destroy(self, customer_id, reason, now=self._clock())
 
     def discard_unused(self, customer_id: str) -> str | None:
         """Remove an active key that never sealed anything (an enrolment that crashed before
         its customer existed), so the id can enrol afresh. Returns the key id removed."""
-        self.forget(customer_id)
-        with writing(self.engine) as conn:
-            row = conn.execute(
-                select(data_keys)
-                .where(data_keys.c.customer_id == customer_id)
-                .where(data_keys.c.state == ACTIVE)
-                .with_for_update()
-            ).first()
-            if row is None:
-                return None
-            conn.execute(delete(wrapped_keys).where(wrapped_keys.c.key_id == row.key_id))
-            conn.execute(delete(data_keys).where(data_keys.c.key_id == row.key_id))
-        checkpoint_truncate(self.engine)
-        return str(row.key_id)
+        return destruction.discard_unused(self, customer_id)
 
-    # -- rotating ------------------------------------------------------------------------
+    # -- rotating (keys.rotation) --------------------------------------------------------
 
     def rotate(self, *, progress: Progress | None = None) -> Rotation:
         """Create a new KEK epoch, re-wrap every live key under it, destroy older epochs.
 
         Refused (:class:`EpochNotOwned`) when the current epoch belongs to another key
         store: a restored copy never rotates the original's KEK."""
-        self._require_own(self.kek.current_epoch())
-        self.kek.new_epoch(owner=self.store_id)
-        self.fault("rotate.after_new_epoch")
-        return self.finish_rotation(progress=progress)
+        return rotation.rotate(self, progress=progress)
 
     def finish_rotation(self, *, progress: Progress | None = None) -> Rotation:
         """Re-wrap keys still under older epochs and destroy those epochs (resumable).
 
         Keys are re-wrapped a thousand per transaction, with the provider's batch calls;
         ``progress(done, total)`` is called after each batch."""
-        new = self.kek.current_epoch()
-        self._require_own(new)
-        old = [e for e in self.kek.epochs() if e != new]
-        for epoch in old:
-            self._require_own(epoch)
-        with self.engine.connect() as conn:
-            stale = conn.execute(
-                select(data_keys.c.key_id, data_keys.c.customer_id)
-                .join(wrapped_keys)
-                .where(wrapped_keys.c.kek_epoch != new)
-                .order_by(data_keys.c.key_id)
-            ).all()
-        rewrapped = 0
-        step = self.rotate_batch
-        for start in range(0, len(stale), step):
-            rewrapped += self._rewrap_batch(stale[start : start + step], new)
-            self.fault("rotate.after_rewrap")
-            if progress is not None:
-                progress(min(start + step, len(stale)), len(stale))
-        checkpoint_truncate(self.engine)
-        self.check_kek()
-        with writing(self.engine) as conn:
-            conn.execute(delete(kek_canaries).where(kek_canaries.c.kek_epoch != new))
-        checkpoint_truncate(self.engine)
-        self.fault("rotate.before_destroy_epochs")
-        for epoch in old:
-            self.kek.destroy_epoch(epoch)
-        return Rotation(new_epoch=new, destroyed_epochs=old, rewrapped=rewrapped)
-
-    def _rewrap_batch(self, batch: Sequence[Any], new: int) -> int:
-        """Re-wrap one batch of keys under epoch ``new``; a key destroyed or re-wrapped by
-        someone else meanwhile is left as it is. Returns how many were re-wrapped."""
-        ids = [key_id for key_id, _ in batch]
-        owners = dict(batch)
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(wrapped_keys).where(wrapped_keys.c.key_id.in_(ids))).all()
-        rows = [r for r in rows if r.kek_epoch != new]
-        items: list[UnwrapItem] = [
-            (bytes(r.wrapped), r.kek_epoch, _wrap_context(owners[r.key_id], r.key_id, r.kek_epoch))
-            for r in rows
-        ]
-        deks = self.unwrap_many(items)
-        try:
-            if any(dek is None for dek in deks):
-                raise DecryptionFailed()
-            wrapped = self.kek.wrap_many(
-                [
-                    (dek, new, _wrap_context(owners[r.key_id], r.key_id, new))
-                    for r, dek in zip(rows, deks, strict=True)
-                    if dek is not None
-                ]
-            )
-        finally:
-            for dek in deks:
-                if dek is not None:
-                    aead.wipe(dek)
-        before = {r.key_id: (r.kek_epoch, bytes(r.wrapped)) for r in rows}
-        with writing(self.engine) as conn:
-            # Locked and compared again: only keys unchanged since they were read move.
-            current = conn.execute(
-                select(wrapped_keys)
-                .where(wrapped_keys.c.key_id.in_(list(before)))
-                .with_for_update()
-            ).all()
-            unchanged = {
-                r.key_id for r in current if before.get(r.key_id) == (r.kek_epoch, bytes(r.wrapped))
-            }
-            values = [
-                {"k": r.key_id, "e": new, "w": w}
-                for r, w in zip(rows, wrapped, strict=True)
-                if r.key_id in unchanged
-            ]
-            if values:
-                conn.execute(
-                    update(wrapped_keys)
-                    .where(wrapped_keys.c.key_id == bindparam("k"))
-                    .values(kek_epoch=bindparam("e"), wrapped=bindparam("w")),
-                    values,
-                )
-                conn.execute(
-                    update(data_keys)
-                    .where(data_keys.c.key_id == bindparam("k"))
-                    .values(kek_epoch=bindparam("e")),
-                    [{"k": v["k"], "e": new} for v in values],
-                )
-        return len(values)
+        return rotation.finish_rotation(self, progress=progress)
