@@ -19,10 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dbkit import checkpoint_truncate, writing
 from keys import DecryptionFailed, KeyDestroyed, KeyNotFound, KeyStore
-from vault.audit import receipts as receipt_log
 from vault.audit.events import Actor
-from vault.audit.receipts import ReceiptPolicy, SignedReceipt
-from vault.audit.signing import AuditSigner
 from vault.config import Clock, FaultHook, VaultConfig, new_id
 from vault.consent import PURPOSES, ConsentRequest, check_id, notice_sha256
 from vault.errors import (
@@ -37,6 +34,7 @@ from vault.errors import (
 from vault.index import wipe
 from vault.likeness import require_one_person, require_same_person
 from vault.loading import IndexLoader
+from vault.receipting import Receipts
 from vault.replication import ChangeFeed
 from vault.results import CustomerView, Enrolment, Revocation, TemplateInfo
 from vault.store import ACTIVE, ERASED, ERASING, VaultStore
@@ -55,8 +53,7 @@ class Registrar:
         keys: KeyStore,
         loader: IndexLoader,
         feed: ChangeFeed,
-        signer: AuditSigner | None,
-        receipt_policy: ReceiptPolicy,
+        receipts: Receipts,
         config: VaultConfig,
         clock: Clock,
         fault: FaultHook,
@@ -66,8 +63,7 @@ class Registrar:
         self.keys = keys
         self.loader = loader
         self.feed = feed
-        self.signer = signer
-        self.receipt_policy = receipt_policy
+        self.receipts = receipts
         self.config = config
         self._clock = clock
         self._fault = fault
@@ -126,8 +122,8 @@ class Registrar:
                         details=_consent_details(consent_id, consent)
                         | {"templates": len(sealed), "key_id": record.key_id},
                     )
-                    receipt = self._consent_receipt(
-                        conn, customer_id, consent_id, consent, now, actor
+                    receipt = self.receipts.consent(
+                        conn, customer_id, consent_id, consent, at=now, actor=actor
                     )
                     self._fault("enroll.before_commit")
             except IntegrityError:
@@ -155,7 +151,7 @@ class Registrar:
                     customer_id=customer_id,
                     details=_consent_details(consent_id, consent),
                 )
-                self._consent_receipt(conn, customer_id, consent_id, consent, now, actor)
+                self.receipts.consent(conn, customer_id, consent_id, consent, at=now, actor=actor)
             self.loader.index_customer(customer_id)
         return consent_id
 
@@ -343,29 +339,6 @@ class Registrar:
             for template in enrolled:  # decrypted only for this comparison
                 wipe(template)
         return True
-
-    def _consent_receipt(
-        self,
-        conn: Connection,
-        customer_id: str,
-        consent_id: str,
-        consent: ConsentRequest,
-        now: datetime,
-        actor: Actor,
-    ) -> SignedReceipt | None:
-        if self.signer is None:
-            return None
-        body = receipt_log.consent_receipt_body(
-            policy=self.receipt_policy,
-            customer_id=customer_id,
-            consent_id=consent_id,
-            consent=consent,
-            at=now,
-        )
-        receipt, _ = self.feed.issue(
-            conn, self.signer, kind="consent", body=body, at=now, actor=actor
-        )
-        return receipt
 
     def _readable(self, customer_id: str, rows: Sequence[Any]) -> dict[str, bool]:
         """Whether each stored template decrypts under the customer's key (the plaintext

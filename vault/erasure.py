@@ -17,11 +17,10 @@ from keys import KeyNotFound, KeyStore
 from vault.audit import receipts as receipt_log
 from vault.audit.events import SYSTEM, Actor
 from vault.audit.log import AuditLog
-from vault.audit.receipts import ReceiptPolicy
-from vault.audit.signing import AuditSigner
 from vault.config import Clock, FaultHook
 from vault.errors import AuditInconsistent, CustomerNotFound, InvalidRequest
 from vault.loading import IndexLoader
+from vault.receipting import Receipts
 from vault.replication import ChangeFeed
 from vault.results import Erasure
 from vault.store import ACTIVE, ERASED, ERASING, VaultStore
@@ -50,8 +49,7 @@ class Eraser:
         loader: IndexLoader,
         feed: ChangeFeed,
         audit: AuditLog | None,
-        signer: AuditSigner | None,
-        receipt_policy: ReceiptPolicy,
+        receipts: Receipts,
         clock: Clock,
         fault: FaultHook,
         lock: threading.RLock,
@@ -61,8 +59,7 @@ class Eraser:
         self.loader = loader
         self.feed = feed
         self.audit = audit
-        self.signer = signer
-        self.receipt_policy = receipt_policy
+        self.receipts = receipts
         self._clock = clock
         self._fault = fault
         self._lock = lock
@@ -142,21 +139,17 @@ class Eraser:
                     "method": receipt_log.DESTRUCTION_METHOD,
                 },
             )
-            receipt = None
-            if self.signer is not None:
-                body = receipt_log.destruction_receipt_body(
-                    policy=self.receipt_policy,
-                    customer_id=customer_id,
-                    key_ids=list(key_ids),
-                    commitments=list(commitments),
-                    kek_epoch=epoch,
-                    reason=row.erase_reason,
-                    at=now,
-                    log_index=seq,
-                )
-                receipt, _ = self.feed.issue(
-                    conn, self.signer, kind="destruction", body=body, at=now, actor=actor
-                )
+            receipt = self.receipts.destruction(
+                conn,
+                customer_id=customer_id,
+                key_ids=key_ids,
+                commitments=commitments,
+                kek_epoch=epoch,
+                reason=row.erase_reason,
+                at=now,
+                log_index=seq,
+                actor=actor,
+            )
         sign_head_after_change(self.audit)
         return Erasure(
             customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt

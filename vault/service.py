@@ -36,6 +36,7 @@ from vault.index import PartitionedIndex
 from vault.loading import IndexLoader, LoadProgress
 from vault.matcher import Matcher
 from vault.models import metadata
+from vault.receipting import Receipts
 from vault.replication import ChangeFeed
 from vault.results import Erasure
 from vault.retention import Retention
@@ -199,7 +200,6 @@ def open_vault(
     config = VaultConfig(
         model_name, model_version, threshold, margin, max_gallery, checkin_every_venue
     )
-    policy = receipt_policy or ReceiptPolicy()
     # One lock orders the changes this process makes to a customer and their index entry.
     lock = threading.RLock()
     store = VaultStore(engine)
@@ -218,14 +218,14 @@ def open_vault(
         enqueue_matched(conn, written, every_venue=config.checkin_every_venue)
 
     queue = AuditQueue(engine, confirm=still_allowed, record=record)
+    receipts = Receipts(feed=feed, signer=signer, policy=receipt_policy or ReceiptPolicy())
     eraser = Eraser(
         store=store,
         keys=keys,
         loader=loader,
         feed=feed,
         audit=audit,
-        signer=signer,
-        receipt_policy=policy,
+        receipts=receipts,
         clock=clock,
         fault=fault,
         lock=lock,
@@ -242,8 +242,7 @@ def open_vault(
             keys=keys,
             loader=loader,
             feed=feed,
-            signer=signer,
-            receipt_policy=policy,
+            receipts=receipts,
             config=config,
             clock=clock,
             fault=fault,
