@@ -59,7 +59,7 @@ def evaluate_command(
     """Measure the face engines on your own consented photos (one folder per person, or
     a manifest.csv); the table goes to stderr, the JSON summary to stdout."""
     from enroll.evaluation import DatasetError
-    from enroll.evaluation_report import run
+    from enroll.evaluation.report import run
 
     try:
         result = run(
