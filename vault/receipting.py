@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -54,7 +53,7 @@ class Receipts:
             consent=consent,
             at=at,
         )
-        return self._issue(conn, self.signer, "consent", body, at, actor)
+        return self.feed.issue(conn, self.signer, kind="consent", body=body, at=at, actor=actor)[0]
 
     def destruction(
         self,
@@ -82,16 +81,6 @@ class Receipts:
             at=at,
             log_index=log_index,
         )
-        return self._issue(conn, self.signer, "destruction", body, at, actor)
-
-    def _issue(
-        self,
-        conn: Connection,
-        signer: AuditSigner,
-        kind: str,
-        body: dict[str, Any],
-        at: datetime,
-        actor: Actor,
-    ) -> SignedReceipt:
-        receipt, _ = self.feed.issue(conn, signer, kind=kind, body=body, at=at, actor=actor)
-        return receipt
+        return self.feed.issue(
+            conn, self.signer, kind="destruction", body=body, at=at, actor=actor
+        )[0]
