@@ -9,8 +9,9 @@ database on every request, so they end everywhere at once).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -30,7 +31,7 @@ from api.answers import (
     StaffMe,
     StaffSession,
 )
-from api.auth import client_address, public, roles
+from api.auth import Principal, client_address, public, roles
 from api.deps import Caller
 from api.problems import Problem
 from api.ratelimit import retry_after
@@ -39,6 +40,11 @@ from api.state import app_state
 from api.vocabulary import PURPOSES, Purpose
 
 router = APIRouter(tags=["credentials"])
+
+T = TypeVar("T")
+# The problem (code, noun) an unknown API key or staff account answers.
+_NO_KEY = ("key_not_found", "API key")
+_NO_STAFF = ("not_found", "staff account")
 
 # Sign-ins wait for each other (one PIN check at a time, see api.accounts); beyond this
 # many waiting, more are turned away at once rather than queued.
@@ -127,27 +133,16 @@ def create_api_key(body: ApiKeyIn, request: Request, principal: Caller) -> JSONR
 @router.post("/v1/api-keys/{api_key_id}/disable", **roles("admin"))
 def disable_api_key(api_key_id: str, request: Request, principal: Caller) -> ApiKey:
     """Disable any API key (admin, kiosk or auditor) at once."""
-    st = app_state(request)
-    key = credentials.disable_key(
-        st.runtime.vault.engine, api_key_id, now=st.runtime.vault.now(), actor=principal.actor()
-    )
-    if key is None:
-        raise Problem("key_not_found", f"no API key {api_key_id!r}")
-    st.keys.forget(key.key_id)
+    key = _change(credentials.disable_key, api_key_id, _NO_KEY, request, principal)
+    app_state(request).keys.forget(key.key_id)
     return ApiKey.model_validate(key.public())
 
 
 @router.post("/v1/api-keys/{api_key_id}/rotate", response_model=NewApiKey, **roles("admin"))
 def rotate_api_key(api_key_id: str, request: Request, principal: Caller) -> JSONResponse:
     """Give an API key a new secret (shown once); the old one stops working."""
-    st = app_state(request)
-    rotated = credentials.rotate_key(
-        st.runtime.vault.engine, api_key_id, now=st.runtime.vault.now(), actor=principal.actor()
-    )
-    if rotated is None:
-        raise Problem("key_not_found", f"no API key {api_key_id!r}")
-    secret, key = rotated
-    st.keys.forget(key.key_id)
+    secret, key = _change(credentials.rotate_key, api_key_id, _NO_KEY, request, principal)
+    app_state(request).keys.forget(key.key_id)
     return _no_store(_new_key(secret, key))
 
 
@@ -177,12 +172,7 @@ def create_staff(body: StaffIn, request: Request, principal: Caller) -> JSONResp
 @router.post("/v1/staff/{staff_id}/disable", **roles("admin"))
 def disable_staff(staff_id: str, request: Request, principal: Caller) -> Staff:
     """Disable a staff account; its sessions end at once, on every replica."""
-    st = app_state(request)
-    account = accounts.disable_staff(
-        st.runtime.vault.engine, staff_id, now=st.runtime.vault.now(), actor=principal.actor()
-    )
-    if account is None:
-        raise Problem("not_found", f"no staff account {staff_id!r}")
+    account = _change(accounts.disable_staff, staff_id, _NO_STAFF, request, principal)
     return Staff.model_validate(account.public())
 
 
@@ -192,19 +182,28 @@ def rotate_staff(
 ) -> JSONResponse:
     """Give a staff account a new PIN (given, or made here and shown once); its sessions
     end at once and a lock from wrong PINs is lifted."""
-    st = app_state(request)
     given = body.pin if body else None
     pin = given or accounts.new_pin()
-    account = accounts.rotate_staff(
-        st.runtime.vault.engine,
-        staff_id,
-        pin=pin,
-        now=st.runtime.vault.now(),
-        actor=principal.actor(),
-    )
-    if account is None:
-        raise Problem("not_found", f"no staff account {staff_id!r}")
+    account = _change(accounts.rotate_staff, staff_id, _NO_STAFF, request, principal, pin=pin)
     return _no_store(_new_staff(account, None if given else pin))
+
+
+def _change(
+    change: Callable[..., T | None],
+    ident: str,
+    missing: tuple[str, str],
+    request: Request,
+    principal: Principal,
+    **extra: Any,
+) -> T:
+    """Disable or rotate the API key or staff account ``ident`` as of the vault's clock,
+    on behalf of the caller; an unknown one answers the ``missing`` problem (code, noun)."""
+    vault = app_state(request).runtime.vault
+    found = change(vault.engine, ident, now=vault.now(), actor=principal.actor(), **extra)
+    if found is None:
+        code, noun = missing
+        raise Problem(code, f"no {noun} {ident!r}")
+    return found
 
 
 class SignInGate:
