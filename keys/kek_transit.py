@@ -57,6 +57,18 @@ def _b64(data: bytes | bytearray) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _ciphertext(wrapped: bytes, epoch: int) -> str | None:
+    """The transit ciphertext in ``wrapped`` if it names key version ``epoch``, else None
+    (epoch 0 would let the server pick the latest version)."""
+    try:
+        ciphertext = bytes(wrapped).decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if epoch < 1 or not ciphertext.startswith(f"vault:v{epoch}:"):
+        return None
+    return ciphertext
+
+
 class TransitKekProvider:
     """KEK provider backed by a transit key whose versions are the epochs."""
 
@@ -110,16 +122,7 @@ class TransitKekProvider:
         with provider._lock:
             if provider._read() is None:
                 provider._ensure_mount()
-                provider._call(
-                    "create the transit key",
-                    lambda t: t.create_key(
-                        key_name,
-                        key_type=KEY_TYPE,
-                        exportable=False,
-                        allow_plaintext_backup=False,
-                        mount_point=provider._mount,
-                    ),
-                )
+                provider._create_key("create the transit key", key_name)
                 if owner is not None:
                     provider._mark_owner(1, owner)
             info = provider._read()
@@ -174,6 +177,19 @@ class TransitKekProvider:
             )
         if info.get("derived") or info.get("convergent_encryption"):
             raise KekError(f"transit key {self._key!r} must not be derived or convergent")
+
+    def _create_key(self, what: str, name: str) -> None:
+        """Create a transit key that can never leave the server."""
+        self._call(
+            what,
+            lambda t: t.create_key(
+                name,
+                key_type=KEY_TYPE,
+                exportable=False,
+                allow_plaintext_backup=False,
+                mount_point=self._mount,
+            ),
+        )
 
     def _ensure_mount(self) -> None:
         mounts = self._call(
@@ -254,11 +270,8 @@ class TransitKekProvider:
 
     def unwrap(self, wrapped: bytes, *, epoch: int, context: tuple[str, ...]) -> bytearray:
         """Decrypt a wrapped data key; any refusal by the server is DecryptionFailed."""
-        try:
-            ciphertext = bytes(wrapped).decode("ascii")
-        except UnicodeDecodeError:
-            raise DecryptionFailed() from None
-        if epoch < 1 or not ciphertext.startswith(f"vault:v{epoch}:"):
+        ciphertext = _ciphertext(wrapped, epoch)
+        if ciphertext is None:
             raise DecryptionFailed()
         aad = _b64(aead.encode_context(context))
         try:
@@ -307,11 +320,8 @@ class TransitKekProvider:
             batch: list[dict[str, Any]] = []
             for i in range(start, min(len(items), start + BATCH)):
                 wrapped, epoch, context = items[i]
-                try:
-                    ciphertext = bytes(wrapped).decode("ascii")
-                except UnicodeDecodeError:
-                    continue
-                if epoch < 1 or not ciphertext.startswith(f"vault:v{epoch}:"):
+                ciphertext = _ciphertext(wrapped, epoch)
+                if ciphertext is None:
                     continue
                 positions.append(i)
                 aad = _b64(aead.encode_context(context))
@@ -360,16 +370,7 @@ class TransitKekProvider:
         return f"{self._key}{_OWNER_MARK}{epoch:06d}."
 
     def _mark_owner(self, epoch: int, owner: str) -> None:
-        self._call(
-            "record the epoch's key store",
-            lambda t: t.create_key(
-                self._owner_prefix(epoch) + owner,
-                key_type=KEY_TYPE,
-                exportable=False,
-                allow_plaintext_backup=False,
-                mount_point=self._mount,
-            ),
-        )
+        self._create_key("record the epoch's key store", self._owner_prefix(epoch) + owner)
 
     def _marks(self, epoch: int) -> list[str]:
         try:
