@@ -18,6 +18,7 @@ from api.compliance.dpia import write_dossier
 from api.compliance.requests import carry_out
 from api.runtime import Runtime
 from api.settings import Settings
+from api.vocabulary import LANGUAGES, PURPOSES
 from vault.breaches import STEPS, Scope
 from vault.requests import CHANNELS, KINDS, summary
 
@@ -56,11 +57,11 @@ def compliance_group() -> None:
 @compliance_group.command("dpia")
 @data_dir_option
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--lang", "langs", multiple=True, type=click.Choice(["vi", "en"]))
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES))
 def dpia(data_dir: Path | None, out: Path, langs: tuple[str, ...]) -> None:
     """Write the impact-assessment dossier (Markdown and PDF) from the live deployment."""
     with cli_runtime(data_dir) as runtime:
-        emit(write_dossier(runtime, out, actor=CLI_ACTOR, langs=langs or ("vi", "en")))
+        emit(write_dossier(runtime, out, actor=CLI_ACTOR, langs=langs or LANGUAGES))
 
 
 @click.group(name="requests")
@@ -82,7 +83,7 @@ def _rules(settings: Settings) -> dict[str, Any]:
 @click.option("--kind", required=True, type=click.Choice(KINDS))
 @click.option("--channel", required=True, type=click.Choice(CHANNELS))
 @click.option("--customer", default=None, help="Pseudonymous id, once staff know who it is.")
-@click.option("--purpose", default=None, type=click.Choice(["checkin", "marketing"]))
+@click.option("--purpose", default=None, type=click.Choice(PURPOSES))
 @click.option("--received", default=None, help="When it arrived (default now), ISO.")
 @click.option("--note", default=None)
 def requests_open(
@@ -249,12 +250,12 @@ def breach_list(data_dir: Path | None, open_only: bool) -> None:
 @data_dir_option
 @click.argument("breach_id")
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--lang", "langs", multiple=True, type=click.Choice(["vi", "en"]))
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES))
 def breach_draft(data_dir: Path | None, breach_id: str, out: Path, langs: tuple[str, ...]) -> None:
     """Draft the notification to the authority and the notice to each affected guest."""
     with _register(data_dir, breach_register) as (runtime, register):
         breach = register.get(breach_id)
-        langs = langs or ("vi", "en")
+        langs = langs or LANGUAGES
         files = write_drafts(
             breach, register.subjects(breach_id), runtime.settings, out, register.now(), langs
         )

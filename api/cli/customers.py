@@ -20,6 +20,7 @@ from api.cli.common import (
 from api.notices import latest_version, notice_for
 from api.operations import enroll_images, match_answer, match_images
 from api.views import erasure_json, revoke_json
+from api.vocabulary import LANGUAGES
 from vault import ConsentRequest
 
 __all__ = ["enroll", "erase", "match", "revoke", "show"]
@@ -32,7 +33,7 @@ __all__ = ["enroll", "erase", "match", "revoke", "show"]
 @click.option("--purpose", "purposes", multiple=True, required=True)
 @click.option("--venue", "venues", multiple=True, required=True)
 @click.option("--notice-version", default=None, help="Default: the newest notice.")
-@click.option("--lang", required=True, type=click.Choice(["vi", "en"]))
+@click.option("--lang", required=True, type=click.Choice(LANGUAGES))
 @click.option("--expires-days", type=click.IntRange(1, 3650), default=None)
 @click.option("--method", default="staff-cli", show_default=True)
 @click.option("--device", default="cli", show_default=True)

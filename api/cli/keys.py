@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from api.cli.common import CLI_ACTOR, cli_runtime, data_dir_option, emit
+from api.vocabulary import PURPOSES
 
 __all__ = ["keys_group"]
 
@@ -92,7 +93,7 @@ def create_auditor(data_dir: Path | None, label: str, expires_days: int | None) 
     "purposes",
     multiple=True,
     required=True,
-    type=click.Choice(["checkin", "marketing"]),
+    type=click.Choice(PURPOSES),
 )
 @click.option("--label", default="")
 @click.option(
