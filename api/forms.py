@@ -106,6 +106,15 @@ async def files(form: FormData, name: str) -> list[bytes]:
     return out
 
 
+async def one_image(request: Request) -> bytes:
+    """The one ``image`` file of a multipart body (a camera frame)."""
+    form = await read_multipart(request, max_files=1)
+    images = await files(form, "image")
+    if len(images) != 1:
+        raise Problem("invalid_request", "send exactly one 'image' file")
+    return images[0]
+
+
 def text_list(form: FormData, name: str) -> list[str]:
     """Values of a repeated text field; commas also separate values."""
     out: list[str] = []

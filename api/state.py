@@ -10,7 +10,8 @@ from api.credentials import KeyCache
 from api.galleries import GalleryWatch
 from api.imaging import ImageWork
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.problems import Problem
+from api.ratelimit import RateLimiter, retry_after
 from api.readiness import WriteProbe
 from api.runtime import Runtime
 from api.settings import Settings
@@ -42,6 +43,13 @@ class AppState:
     startup: Startup | None = None
     kek_health: KekHealth | None = None
     follower: ChangeFollower | None = None
+
+    def take_match(self, caller_id: str) -> None:
+        """Count one probe (frames or embeddings) against the caller's match rate;
+        over it, answer 429 ``rate_limited`` with a Retry-After."""
+        wait = self.match_limiter.take(caller_id)
+        if wait > 0:
+            raise Problem("rate_limited", "slow down", headers={"Retry-After": retry_after(wait)})
 
 
 def app_state(request: Request) -> AppState:

@@ -31,9 +31,8 @@ from api.answers import (
 )
 from api.auth import Principal, roles
 from api.deps import Caller
-from api.forms import files, read_multipart
+from api.forms import one_image
 from api.problems import Problem
-from api.ratelimit import retry_after
 from api.routes.pages import _COUNT_BODY, _PAGE_HEADERS, PAGE, _env
 from api.schemas import Strict
 from api.state import app_state
@@ -119,14 +118,8 @@ async def frame_check(request: Request, principal: Caller) -> FrameCheck:
     embedding is computed and nothing is kept or logged."""
     st = app_state(request)
     _checkin_kiosk(principal)
-    wait = st.match_limiter.take(principal.id)
-    if wait > 0:
-        raise Problem("rate_limited", "slow down", headers={"Retry-After": retry_after(wait)})
-    form = await read_multipart(request, max_files=1)
-    images = await files(form, "image")
-    if len(images) != 1:
-        raise Problem("invalid_request", "send exactly one 'image' file")
-    found = await st.images.face_boxes(images[0])
+    st.take_match(principal.id)
+    found = await st.images.face_boxes(await one_image(request))
     width, height, boxes = found["width"], found["height"], found["boxes"]
     if not boxes:
         return FrameCheck(faces=0, face=None, big_enough=False)

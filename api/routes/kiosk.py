@@ -14,7 +14,6 @@ from api.deps import Caller
 from api.forms import files, read_json_object, read_multipart, text
 from api.operations import check_frame_count, frames_probe, match_answer
 from api.problems import Problem
-from api.ratelimit import retry_after
 from api.schemas import MATCH_BODY
 from api.state import AppState, app_state
 from vault.likeness import MAX_FRAMES
@@ -75,9 +74,7 @@ async def match(request: Request, principal: Caller) -> MatchAnswer:
     from a trusted edge device), combined into one probe."""
     st = app_state(request)
     # Every probe, image or embedding, counts against the key's rate.
-    wait = st.match_limiter.take(principal.id)
-    if wait > 0:
-        raise Problem("rate_limited", "slow down", headers={"Retry-After": retry_after(wait)})
+    st.take_match(principal.id)
     if principal.venue is None or not principal.purposes:
         raise Problem("forbidden", "this kiosk key has no venue or purpose")
     started = time.perf_counter()

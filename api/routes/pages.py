@@ -28,10 +28,9 @@ from pydantic import Field
 
 from api import credentials
 from api.auth import Principal, authenticate, public, roles
-from api.forms import files, read_multipart
+from api.forms import one_image
 from api.notices import available, latest_version, notice_for, version_key
 from api.problems import Problem
-from api.ratelimit import retry_after
 from api.schemas import Strict
 from api.settings import Settings
 from api.state import app_state
@@ -247,14 +246,8 @@ async def count_faces(
 ) -> Any:
     """How many faces a camera frame shows, for the kiosk's live hint (nothing is kept)."""
     st = app_state(request)
-    wait = st.match_limiter.take(principal.id)
-    if wait > 0:
-        raise Problem("rate_limited", "slow down", headers={"Retry-After": retry_after(wait)})
-    form = await read_multipart(request, max_files=1)
-    images = await files(form, "image")
-    if len(images) != 1:
-        raise Problem("invalid_request", "send exactly one 'image' file")
-    return {"faces": await st.images.count_faces(images[0])}
+    st.take_match(principal.id)
+    return {"faces": await st.images.count_faces(await one_image(request))}
 
 
 class CustomerLinkIn(Strict):
