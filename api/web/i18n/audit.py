@@ -1,13 +1,6 @@
-"""Strings of the auditor's page (``/audit``): the signed log, key states, destruction receipts.
+"""Strings of the auditor's page (``/audit``): the signed log, key states, destruction receipts."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "audit_title": "Kiểm toán",
     "auditor_heading": "Kiểm toán viên đăng nhập",
     "auditor_key_label": "Khóa kiểm toán",
@@ -53,7 +46,7 @@ VI: Final[dict[str, str]] = {
     "export_done": "Đã tải {name}.",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "audit_title": "Audit",
     "auditor_heading": "Auditor sign-in",
     "auditor_key_label": "Auditor key",

@@ -1,13 +1,6 @@
-"""Strings every page shares: navigation, the home page, the footer, errors, purposes and states.
+"""Strings every page shares: navigation, the home page, the footer, errors, purposes and states."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "skip_link": "Chuyển đến nội dung chính",
     "lang_label": "Ngôn ngữ",
     "nav_label": "Các trang",
@@ -76,7 +69,7 @@ VI: Final[dict[str, str]] = {
     "cancel": "Hủy",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "skip_link": "Skip to main content",
     "lang_label": "Language",
     "nav_label": "Pages",

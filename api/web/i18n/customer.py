@@ -1,13 +1,6 @@
-"""Strings of the customer's page (``/me``): consents, withdrawal, erasure, receipts kept.
+"""Strings of the customer's page (``/me``): consents, withdrawal, erasure, receipts kept."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "me_title": "Dữ liệu khuôn mặt của tôi",
     "code_heading": "Nhập mã truy cập",
     "code_label": "Mã truy cập",
@@ -90,7 +83,7 @@ VI: Final[dict[str, str]] = {
     "close_receipt_yes": "Đóng biên nhận",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "me_title": "My face data",
     "code_heading": "Enter your access code",
     "code_label": "Access code",

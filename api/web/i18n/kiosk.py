@@ -1,13 +1,6 @@
-"""Strings of the consent counter (``/kiosk``): staff sign-in, the notice, photos, the access code.
+"""Strings of the consent counter (``/kiosk``): staff sign-in, notice, photos, access code."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "kiosk_title": "Quầy đăng ký khuôn mặt",
     "staff_heading": "Nhân viên đăng nhập",
     "staff_key_label": "Khóa nhân viên",
@@ -147,7 +140,7 @@ VI: Final[dict[str, str]] = {
     ),
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "kiosk_title": "Face enrolment counter",
     "staff_heading": "Staff sign-in",
     "staff_key_label": "Staff key",

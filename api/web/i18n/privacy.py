@@ -1,13 +1,6 @@
-"""Strings of the public privacy page (``/privacy``): controller, retention schedule, rights.
+"""Strings of the public privacy page (``/privacy``): controller, retention schedule, rights."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "privacy_title": "Quyền riêng tư: dữ liệu khuôn mặt của bạn",
     "privacy_intro": (
         "Trang này cho biết ai giữ dữ liệu khuôn mặt của bạn, giữ trong bao lâu và bạn dùng "
@@ -78,7 +71,7 @@ VI: Final[dict[str, str]] = {
     "pv_open_me": "Mở trang của tôi",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "privacy_title": "Privacy: your face data",
     "privacy_intro": (
         "This page says who holds your face data, for how long, and how you use your rights. "

@@ -1,13 +1,6 @@
-"""Strings of the consent and destruction receipts, in fields and in plain sentences.
+"""Strings of the consent and destruction receipts, in fields and in plain sentences."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "receipt_consent": "Biên nhận đồng ý",
     "receipt_destruction": "Biên nhận hủy dữ liệu",
     "r_receipt_id": "Mã biên nhận",
@@ -48,7 +41,7 @@ VI: Final[dict[str, str]] = {
     "why_other": "(lý do: {reason})",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "receipt_consent": "Consent receipt",
     "receipt_destruction": "Destruction receipt",
     "r_receipt_id": "Receipt id",

@@ -1,13 +1,6 @@
-"""Strings of the staff page (``/staff``): the register of data-subject requests and breaches.
+"""Strings of the staff page (``/staff``): the register of data-subject requests and breaches."""
 
-Vietnamese first; both dictionaries have the same keys. Merged by :mod:`api.web.i18n`.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-VI: Final[dict[str, str]] = {
+VI = {
     "staff_title": "Yêu cầu của khách và vi phạm dữ liệu",
     "rq_heading": "Yêu cầu của khách về dữ liệu",
     "rq_summary": "{open} đang mở, {late} quá hạn, {done} đã xong",
@@ -70,7 +63,7 @@ VI: Final[dict[str, str]] = {
     "br_keep": "Lưu hồ sơ đến {date}",
 }
 
-EN: Final[dict[str, str]] = {
+EN = {
     "staff_title": "Guests' data requests and breaches",
     "rq_heading": "Guests' requests about their data",
     "rq_summary": "{open} open, {late} late, {done} done",
