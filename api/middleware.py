@@ -3,7 +3,6 @@ a short database lock wait for request paths, and a proper 500 for unexpected er
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -11,6 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import send_problem
 from dbkit import lock_wait
 
 log = logging.getLogger("facekeep.access")
@@ -26,19 +26,6 @@ _DEFAULT_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
-
-
-def _problem(status: int, code: str, detail: str, rid: str) -> bytes:
-    return json.dumps(
-        {
-            "type": f"https://facekeep.dev/problems/{code}",
-            "title": code.replace("_", " "),
-            "status": status,
-            "detail": detail,
-            "code": code,
-            "request_id": rid,
-        }
-    ).encode()
 
 
 def _with_defaults(headers: list[tuple[bytes, bytes]], rid: str) -> list[tuple[bytes, bytes]]:
@@ -87,18 +74,9 @@ class RequestContext:
             error = type(exc).__name__
             if status_holder["status"] != 0:
                 raise  # the answer has begun: nothing sensible can be sent any more
-            body = _problem(500, "internal_error", "an internal error occurred", rid)
-            await send_wrapper(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+            await send_problem(
+                send_wrapper, 500, "internal_error", "an internal error occurred", request_id=rid
             )
-            await send_wrapper({"type": "http.response.body", "body": body})
         finally:
             status = status_holder["status"]
             extra: dict[str, Any] = {

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 from api.accounts import AccountError
 from api.notices import UnknownNotice
@@ -106,15 +108,41 @@ class Problem(Exception):
         self.extra = extra
 
 
+def problem_body(code: str, detail: str, status: int) -> dict[str, Any]:
+    """The members every problem document starts with (RFC 9457 plus the stable code)."""
+    return {
+        "type": f"https://facekeep.dev/problems/{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    **members: Any,
+) -> None:
+    """Answer a problem straight over ASGI, for middleware that sits outside FastAPI's
+    exception handlers; ``members`` follow the standard ones."""
+    body = json.dumps(problem_body(code, detail, status) | members).encode()
+    start_headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     """Render a problem."""
-    body: dict[str, Any] = {
-        "type": f"https://facekeep.dev/problems/{problem.code}",
-        "title": problem.code.replace("_", " "),
-        "status": problem.status,
-        "detail": problem.detail,
-        "code": problem.code,
-    }
+    body = problem_body(problem.code, problem.detail, problem.status)
     if request is not None:
         body["instance"] = request.url.path
         rid = getattr(request.state, "request_id", None)

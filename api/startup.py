@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.problems import send_problem
 from keys import DecryptionFailed, KekError
 from keys.kek import UnwrapItem, WrapItem
 
@@ -133,27 +133,13 @@ class LoadingGate:
         if scope["type"] != "http" or self.ready() or scope.get("path") in ALWAYS_OPEN:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {
-                "type": "https://facekeep.dev/problems/not_ready",
-                "title": "not ready",
-                "status": 503,
-                "detail": "the service is starting: the match index is being built",
-                "code": "not_ready",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(RETRY_AFTER_S).encode()),
-                ],
-            }
+        await send_problem(
+            send,
+            503,
+            "not_ready",
+            "the service is starting: the match index is being built",
+            headers=[(b"retry-after", str(RETRY_AFTER_S).encode())],
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 class KekHealth:
