@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
 from dbkit import writing
 from vault.audit import Actor, append_event, canonical_json
+from vault.config import Clock, utcnow
 from vault.errors import InvalidRequest, VaultError
 from vault.models import breach_steps, breach_subjects, breaches, consents, customers
 
@@ -182,10 +183,6 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _years_after(at: datetime, years: int) -> datetime:
     try:
         return at.replace(year=at.year + years)
@@ -201,7 +198,7 @@ class BreachRegister:
         engine: Engine,
         *,
         rules: BreachRules | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
         self.rules = rules or BreachRules()

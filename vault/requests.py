@@ -10,7 +10,7 @@ change is an audit event written in the same transaction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, update
 
 from dbkit import writing
 from vault.audit import Actor, append_event
+from vault.config import Clock, utcnow
 from vault.consent import PURPOSES, check_id
 from vault.errors import InvalidRequest, VaultError
 from vault.models import subject_requests
@@ -166,10 +167,6 @@ def _row(row: Any) -> SubjectRequest:
     return SubjectRequest(**{c: getattr(row, c) for c in subject_requests.c.keys()})  # noqa: SIM118
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class RequestRegister:
     """Data-subject requests of one deployment."""
 
@@ -178,7 +175,7 @@ class RequestRegister:
         engine: Engine,
         *,
         rules: RequestRules | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.engine = engine
         self.rules = rules or RequestRules()
