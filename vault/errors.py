@@ -57,46 +57,40 @@ class InvalidEmbedding(InvalidRequest):
     code = "invalid_embedding"
 
 
-class CustomerNotFound(VaultError):
+class _AboutCustomer(VaultError):
+    """An error about one customer: ``template`` (formatted with ``customer_id``) is its
+    message, and its details are the id."""
+
+    template = "customer {customer_id!r}"
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(self.template.format(customer_id=customer_id))
+        self.customer_id = customer_id
+
+    def details(self) -> dict[str, object]:
+        """Return ``{"customer_id"}``."""
+        return {"customer_id": self.customer_id}
+
+
+class CustomerNotFound(_AboutCustomer):
     """No customer with this id."""
 
     code = "customer_not_found"
-
-    def __init__(self, customer_id: str) -> None:
-        super().__init__(f"no customer {customer_id!r}")
-        self.customer_id = customer_id
-
-    def details(self) -> dict[str, object]:
-        """Return ``{"customer_id"}``."""
-        return {"customer_id": self.customer_id}
+    template = "no customer {customer_id!r}"
 
 
-class CustomerExists(VaultError):
+class CustomerExists(_AboutCustomer):
     """The customer id is already enrolled."""
 
     code = "customer_exists"
-
-    def __init__(self, customer_id: str) -> None:
-        super().__init__(f"customer {customer_id!r} is already enrolled")
-        self.customer_id = customer_id
-
-    def details(self) -> dict[str, object]:
-        """Return ``{"customer_id"}``."""
-        return {"customer_id": self.customer_id}
+    template = "customer {customer_id!r} is already enrolled"
 
 
-class CustomerErased(VaultError):
+class CustomerErased(_AboutCustomer):
     """The customer was erased; nothing can be done with their id any more."""
 
     code = "customer_erased"
-
-    def __init__(self, customer_id: str) -> None:
-        super().__init__(f"customer {customer_id!r} was erased")
-        self.customer_id = customer_id
-
-    def details(self) -> dict[str, object]:
-        """Return ``{"customer_id"}``."""
-        return {"customer_id": self.customer_id}
+    template = "customer {customer_id!r} was erased"
 
 
 class ConsentNotFound(VaultError):
@@ -105,18 +99,11 @@ class ConsentNotFound(VaultError):
     code = "consent_not_found"
 
 
-class EnrolmentInterrupted(VaultError):
+class EnrolmentInterrupted(_AboutCustomer):
     """A restarting replica treated this in-flight enrolment as crashed; nothing was stored."""
 
     code = "enrolment_interrupted"
-
-    def __init__(self, customer_id: str) -> None:
-        super().__init__(f"the enrolment of {customer_id!r} was interrupted; try again")
-        self.customer_id = customer_id
-
-    def details(self) -> dict[str, object]:
-        """Return ``{"customer_id"}``."""
-        return {"customer_id": self.customer_id}
+    template = "the enrolment of {customer_id!r} was interrupted; try again"
 
 
 class ModelMismatch(VaultError):
@@ -166,23 +153,17 @@ class FacesDiffer(VaultError):
         return {"pairs": [list(p) for p in self.pairs]} if self.pairs else {}
 
 
-class ReenrolAtCounter(VaultError):
+class ReenrolAtCounter(_AboutCustomer):
     """The customer holds no template of the vault's current face model (the vault changed
     engine), so new photos cannot be checked against their face: only staff, who can see
     the person, may re-enrol them."""
 
     code = "reenrol_at_counter"
-
-    def __init__(self, customer_id: str) -> None:
-        super().__init__(
-            "your photos cannot be compared with the face enrolled earlier: "
-            "please re-enrol at a venue's counter"
-        )
-        self.customer_id = customer_id
-
-    def details(self) -> dict[str, object]:
-        """Return ``{"customer_id"}``."""
-        return {"customer_id": self.customer_id}
+    # The message goes to the customer's phone: it names no id.
+    template = (
+        "your photos cannot be compared with the face enrolled earlier: "
+        "please re-enrol at a venue's counter"
+    )
 
 
 class GalleryFull(VaultError):
