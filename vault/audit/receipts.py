@@ -68,6 +68,21 @@ class SignedReceipt:
         return hashlib.sha256(self.body.encode("utf-8")).hexdigest()
 
 
+def _header(
+    version: str, id_prefix: str, policy: ReceiptPolicy, customer_id: str, at: datetime
+) -> dict[str, Any]:
+    """The fields every receipt starts with: its format, id and time, and who is
+    accountable to whom (the controller, under which law, to the customer)."""
+    return {
+        "version": version,
+        "receipt_id": _receipt_id(id_prefix),
+        "timestamp": at.isoformat(),
+        "jurisdiction": policy.jurisdiction,
+        "controller": {"name": policy.controller, "policy_url": policy.policy_url},
+        "pii_principal_id": customer_id,
+    }
+
+
 def consent_receipt_body(
     *,
     policy: ReceiptPolicy,
@@ -77,13 +92,7 @@ def consent_receipt_body(
     at: datetime,
 ) -> dict[str, Any]:
     """The consent receipt's fields."""
-    return {
-        "version": "facekeep-consent-receipt/1",
-        "receipt_id": _receipt_id("cr"),
-        "timestamp": at.isoformat(),
-        "jurisdiction": policy.jurisdiction,
-        "controller": {"name": policy.controller, "policy_url": policy.policy_url},
-        "pii_principal_id": customer_id,
+    return _header("facekeep-consent-receipt/1", "cr", policy, customer_id, at) | {
         "consent_id": consent_id,
         "collection_method": consent.method,
         "collection_device": consent.device,
@@ -121,13 +130,7 @@ def destruction_receipt_body(
     log_index: int,
 ) -> dict[str, Any]:
     """The destruction receipt's fields."""
-    return {
-        "version": "facekeep-destruction-receipt/1",
-        "receipt_id": _receipt_id("dr"),
-        "timestamp": at.isoformat(),
-        "jurisdiction": policy.jurisdiction,
-        "controller": {"name": policy.controller, "policy_url": policy.policy_url},
-        "pii_principal_id": customer_id,
+    return _header("facekeep-destruction-receipt/1", "dr", policy, customer_id, at) | {
         "destroyed_keys": [
             {"key_id": k, "commitment": c} for k, c in zip(key_ids, commitments, strict=True)
         ],
