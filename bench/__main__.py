@@ -21,17 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.accuracy import eval_rows
+from bench.coldstart import coldstart_rows
 from bench.faces import ROOT, Synth, real_embeddings
+from bench.image import image_rows
 from bench.kekstart import kek_coldstart_rows
+from bench.plan import Context, Plan
 from bench.report import REQUIRED, Row, machine, table, write_json
-from bench.sections import (
-    Context,
-    Plan,
-    coldstart_rows,
-    image_rows,
-    search_rows,
-    service_rows,
-)
+from bench.search import search_rows
+from bench.service import service_rows
 
 PARTS: dict[str, Callable[[Context], list[Row]]] = {
     "image": image_rows,

@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.faces import ROOT
+from bench.plan import Context
 from bench.report import Row
-from bench.sections import Context
 from enroll import ENGINES, make_embedder
 from enroll.evaluation import (
     DEFAULT_TARGET_FMR,

@@ -32,7 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 from sqlalchemy import Table
@@ -241,6 +241,15 @@ def ensure_datadir(cache: Path, synth: Synth, n: int, say: Callable[[str], None]
     finally:
         shutil.rmtree(building, ignore_errors=True)
     say(f"  generated in {time.perf_counter() - started:.0f} s")
+    return folder
+
+
+def empty_datadir(folder: Path, engine: Literal["sface", "dlib"] = ENGINE) -> Path:
+    """A new data directory with no customers, as ``facekeep init`` makes it."""
+    from api.runtime import init_data_dir
+    from api.settings import Settings
+
+    init_data_dir(Settings(data_dir=folder, face_engine=engine))
     return folder
 
 

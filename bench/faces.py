@@ -11,6 +11,7 @@ so any customer's vectors can be regenerated without ever storing them.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import warnings
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ CHUNK = 4096  # customers per generation chunk
 # Where the sample photos are: the shared folder beside the project, else the test copy.
 ROOT = Path(__file__).resolve().parent.parent
 FACE_DIRS = (ROOT.parent / "shared" / "faces", ROOT / "tests" / "data" / "faces")
+ROW1_PHOTOS = ("obama_1.jpg", "biden_1.jpg", "kit_harington_1.jpg", "rose_leslie_1.jpg")
+PROBE_PHOTO = "obama_2.jpg"  # image probes; obama_1.jpg is enrolled through the API
+ENROL_PHOTOS = ("alex_lacamoire_1.jpg", "biden_2.jpg", "kit_harington_1.jpg", "rose_leslie_2.jpg")
 
 
 def faces_dir() -> Path:
@@ -42,6 +46,19 @@ def faces_dir() -> Path:
 def photo_files(folder: Path) -> list[Path]:
     """The sample photos, in name order."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".png", ".webp"))
+
+
+def jpeg_at(data: bytes, long_side: int) -> bytes:
+    """A photo re-encoded as a JPEG with the given long side (quality 90)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as opened:
+        img = ImageOps.exif_transpose(opened).convert("RGB")
+    scale = long_side / max(img.size)
+    size = (round(img.size[0] * scale), round(img.size[1] * scale))
+    out = io.BytesIO()
+    img.resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 
 def face_recognition_module() -> Any:

@@ -14,6 +14,7 @@ A quick run measures both at the "100k" stand-in size.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -27,16 +28,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bench.coldstart import empty_start
 from bench.datadir import ENGINE, ensure_datadir, working_copy
-from bench.http import Server, free_port
+from bench.http import Server, clean_env, free_port
+from bench.plan import Context
 from bench.report import Row
 from keys import KekProvider, LocalKekProvider
 from keys.store import _wrap_context
-
-if TYPE_CHECKING:
-    from bench.sections import Context
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 STEP = 10_000  # keys re-wrapped per transaction while preparing
@@ -196,11 +195,7 @@ def kek_coldstart_rows(ctx: Context) -> list[Row]:
     n = ctx.plan.cold_sizes["100k" if ctx.plan.quick else "1m"]
     n = int(os.environ.get("BENCH_KEK_N", n))  # a smaller N when time is short
     pristine = ensure_datadir(ctx.cache, ctx.synth, n, ctx.say)
-    empty = Server(_empty(ctx), ctx.work / "kek-empty.log", face_engine=ENGINE)
-    try:
-        empty_s = empty.wait_ready()
-    finally:
-        empty.stop()
+    empty_s, _ = empty_start(ctx, "kek-empty")
     rows = []
     local_s = local_rotate_s = float("nan")
     for name, start in _providers(ctx):
@@ -254,15 +249,6 @@ def kek_coldstart_rows(ctx: Context) -> list[Row]:
     return rows
 
 
-def _empty(ctx: Context) -> Path:
-    from api.runtime import init_data_dir
-    from api.settings import Settings
-
-    folder = ctx.work / "kek-empty"
-    init_data_dir(Settings(data_dir=folder, face_engine=ENGINE))
-    return folder
-
-
 @dataclass
 class Trial:
     """One provider's data directory and how to reach the provider."""
@@ -278,18 +264,14 @@ class Trial:
 
 
 def _cold_start(trial: Trial) -> float:
-    ctx, folder, name, settings, env, n = (
-        trial.ctx,
-        trial.folder,
-        trial.name,
-        trial.settings,
-        trial.env,
-        trial.n,
-    )
+    """Seconds from process start to /readyz of a server on the trial's data directory."""
+    ctx, name, n = trial.ctx, trial.name, trial.n
     ctx.say(f"cold start with the {name} KEK: N={n:,}")
-    os.environ.update(env)  # the server inherits it (SOFTHSM2_CONF)
+    os.environ.update(trial.env)  # the server inherits it (SOFTHSM2_CONF)
     provider_cpu = cpu_seconds(trial.provider_pid) if trial.provider_pid else 0.0
-    server = Server(folder, ctx.work / f"kek-{name}.log", face_engine=ENGINE, **settings)
+    server = Server(
+        trial.folder, ctx.work / f"kek-{name}.log", face_engine=ENGINE, **trial.settings
+    )
     try:
         seconds = server.wait_ready(timeout=3600)
         loaded = int(server.ready.get("index_templates", -1))
@@ -308,20 +290,9 @@ def _cold_start(trial: Trial) -> float:
 
 def _rotate(trial: Trial) -> float:
     """``facekeep keys rotate`` on the data directory; seconds from spawn to exit."""
-    import json
-
-    ctx, folder, name, settings, env, n = (
-        trial.ctx,
-        trial.folder,
-        trial.name,
-        trial.settings,
-        trial.env,
-        trial.n,
-    )
-    from bench.http import clean_env
-
-    full_env = clean_env(**{f"FACEKEEP_{k.upper()}": v for k, v in settings.items()})
-    full_env.update(env)
+    ctx, name, n = trial.ctx, trial.name, trial.n
+    full_env = clean_env(**{f"FACEKEEP_{k.upper()}": v for k, v in trial.settings.items()})
+    full_env.update(trial.env)
     full_env["FACEKEEP_FACE_ENGINE"] = ENGINE
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - our own interpreter and arguments
@@ -332,7 +303,7 @@ def _rotate(trial: Trial) -> float:
             "keys",
             "rotate",
             "--data-dir",
-            str(folder),
+            str(trial.folder),
         ],
         env=full_env,
         capture_output=True,

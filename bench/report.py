@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REQUIRED = (
     "image_probe_http_p50_ms",
     "image_probe_http_p50_ms_sface",
@@ -52,6 +54,11 @@ class Row:
         self.baseline = float(self.baseline)
         self.ratio = self.value / self.baseline if self.baseline else math.nan
         self.met = _check(self.target, self.value, self.ratio) if self.target else None
+
+
+def percentile_ms(seconds: list[float], pct: float) -> float:
+    """The ``pct`` percentile of durations in seconds, in milliseconds."""
+    return float(np.percentile(np.array(seconds) * 1e3, pct))
 
 
 def _check(target: str, value: float, ratio: float) -> bool:
