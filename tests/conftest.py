@@ -71,7 +71,15 @@ POSTGRESQL_ONLY = ("tests/replicas/",)
 #: engine: when the passes run side by side (:data:`BALANCE`), the PostgreSQL pass runs
 #: them instead of the SQLite pass, so that both passes take about as long. (In a single
 #: pass, as a developer runs it, they stay in the SQLite pass with the other neutral ones.)
-NEUTRAL_IN_POSTGRESQL_PASS: tuple[str, ...] = ()
+NEUTRAL_IN_POSTGRESQL_PASS = (
+    "tests/enroll/",
+    "tests/eval/",
+    "tests/keys/test_kek_contract.py",
+    "tests/keys/test_kek_pkcs11.py",
+    "tests/keys/test_kek_transit.py",
+    "tests/reliability/test_hostile_images.py",
+    "tests/reliability/test_key_hygiene.py",
+)
 _ROOT = Path(__file__).resolve().parent.parent
 
 
