@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -17,129 +18,105 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.matches = Counter(
-            "facekeep_matches", "Match requests by outcome", ["outcome"], registry=self.registry
-        )
-        self.match_latency = Histogram(
+        # Every metric goes in this app's own registry.
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry)
+        self.matches = counter("facekeep_matches", "Match requests by outcome", ["outcome"])
+        self.match_latency = histogram(
             "facekeep_match_latency_seconds",
             "Match latency by outcome",
             ["outcome"],
-            registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-        self.enrolments = Counter("facekeep_enrolments", "Enrolments", registry=self.registry)
-        self.revocations = Counter(
-            "facekeep_revocations", "Revocations and objections", registry=self.registry
-        )
-        self.erasures = Counter("facekeep_erasures", "Erasures", registry=self.registry)
+        self.enrolments = counter("facekeep_enrolments", "Enrolments")
+        self.revocations = counter("facekeep_revocations", "Revocations and objections")
+        self.erasures = counter("facekeep_erasures", "Erasures")
         # Guests who said "I do not agree" at the consent counter: a count, nothing else.
-        self.consent_refusals = Counter(
-            "facekeep_consent_refusals", "Consents refused at the counter", registry=self.registry
+        self.consent_refusals = counter(
+            "facekeep_consent_refusals", "Consents refused at the counter"
         )
-        self.index_templates = Gauge(
-            "facekeep_index_templates", "Templates in the match index", registry=self.registry
-        )
-        self.index_customers = Gauge(
-            "facekeep_index_customers", "Customers in the match index", registry=self.registry
-        )
+        self.index_templates = gauge("facekeep_index_templates", "Templates in the match index")
+        self.index_customers = gauge("facekeep_index_customers", "Customers in the match index")
         # Stored templates that did not decrypt (altered or damaged), left out of matching.
-        self.unreadable_templates = Gauge(
+        self.unreadable_templates = gauge(
             "facekeep_unreadable_templates",
             "Templates that do not decrypt, left out of matching",
-            registry=self.registry,
         )
         # Signatures refused because the audit log no longer extends a signed head.
-        self.audit_alarms = Gauge(
+        self.audit_alarms = gauge(
             "facekeep_audit_alarms",
             "Tree heads refused because the audit log was altered",
-            registry=self.registry,
         )
-        self.gallery_customers = Gauge(
+        self.gallery_customers = gauge(
             "facekeep_gallery_customers",
             "Customers in each (venue, purpose) gallery",
             ["venue", "purpose"],
-            registry=self.registry,
         )
-        self.gallery_risk = Gauge(
+        self.gallery_risk = gauge(
             "facekeep_gallery_false_match_risk",
             "Chance that a stranger matches someone in the gallery",
             ["venue", "purpose"],
-            registry=self.registry,
         )
-        self.gallery_warnings = Gauge(
+        self.gallery_warnings = gauge(
             "facekeep_gallery_warnings",
             "Galleries whose false-match risk is over the limit",
-            registry=self.registry,
         )
         # What can go wrong in operation.
-        self.http_errors = Counter(
+        self.http_errors = counter(
             "facekeep_http_errors",
             "HTTP answers 4xx and 5xx by route template and status",
             ["route", "status"],
-            registry=self.registry,
         )
-        self.kek_latency = Histogram(
+        self.kek_latency = histogram(
             "facekeep_kek_call_seconds",
             "Latency of calls to the KEK provider (HSM or KMS) by operation",
             ["op"],
-            registry=self.registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5, 10),
         )
-        self.kek_errors = Counter(
+        self.kek_errors = counter(
             "facekeep_kek_errors",
             "KEK provider failures: unavailable (the provider), refused (a wrapped key)",
             ["op", "kind"],
-            registry=self.registry,
         )
-        self.kek_up = Gauge(
+        self.kek_up = gauge(
             "facekeep_kek_up",
             "1 if the KEK provider answered its last probe",
-            registry=self.registry,
         )
-        self.start_ready = Gauge(
-            "facekeep_start_ready", "1 once the match index is built", registry=self.registry
-        )
-        self.start_progress = Gauge(
+        self.start_ready = gauge("facekeep_start_ready", "1 once the match index is built")
+        self.start_progress = gauge(
             "facekeep_start_progress",
             "Share of the templates read by the cold start (0 to 1)",
-            registry=self.registry,
         )
-        self.start_templates = Gauge(
+        self.start_templates = gauge(
             "facekeep_start_templates_read",
             "Templates read by the cold start so far",
-            registry=self.registry,
         )
-        self.follower_lag = Gauge(
+        self.follower_lag = gauge(
             "facekeep_follower_lag_seconds",
             "Seconds since other replicas' changes were last applied here",
-            registry=self.registry,
         )
-        self.follower_up = Gauge(
+        self.follower_up = gauge(
             "facekeep_follower_up",
             "1 while the change follower follows (0: reconnecting or stopped)",
-            registry=self.registry,
         )
-        self.follower_reconnects = Gauge(
+        self.follower_reconnects = gauge(
             "facekeep_follower_reconnects",
             "Times the change follower reconnected to the database",
-            registry=self.registry,
         )
-        self.db_pool = Gauge(
+        self.db_pool = gauge(
             "facekeep_db_pool_connections",
             "Database connections by store and state (checked_out, idle, size)",
             ["store", "state"],
-            registry=self.registry,
         )
-        self.audit_queue_depth = Gauge(
+        self.audit_queue_depth = gauge(
             "facekeep_audit_queue_depth",
             "Match audit events queued and not yet written",
-            registry=self.registry,
         )
-        self.partition_templates = Gauge(
+        self.partition_templates = gauge(
             "facekeep_index_partition_templates",
             "Templates in each (venue, purpose) partition of the match index",
             ["venue", "purpose"],
-            registry=self.registry,
         )
 
     def galleries(self, galleries: list[Gallery]) -> None:
