@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field
 
 from api import credentials
-from api.auth import Principal, authenticate, public, roles
+from api.auth import public, roles
+from api.deps import Caller
 from api.forms import one_image
 from api.notices import available, latest_version, notice_for, version_key
 from api.problems import Problem
@@ -242,7 +243,7 @@ _COUNT_BODY = {
 @router.post("/v1/faces/count", tags=["staff"], **roles("admin", "staff", body=_COUNT_BODY))
 async def count_faces(
     request: Request,
-    principal: Principal = Depends(authenticate),  # noqa: B008
+    principal: Caller,
 ) -> Any:
     """How many faces a camera frame shows, for the kiosk's live hint (nothing is kept)."""
     st = app_state(request)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from api.vocabulary import DEFAULT_LANG, LANGUAGES
+
 from . import audit, common, customer, kiosk, privacy, receipts, staff
 
-LANGS: Final = ("vi", "en")
-DEFAULT_LANG: Final = "vi"
+#: The pages' languages: the notice languages, the default first (api.vocabulary).
+LANGS: Final = LANGUAGES
 LANG_NAMES: Final = {"vi": "Tiếng Việt", "en": "English"}
 
 _PAGES = (common, receipts, kiosk, customer, audit, privacy, staff)
