@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import Field
 
 from api import credentials
+from api.answers import Answer
 from api.auth import public, roles
 from api.deps import Caller
 from api.forms import one_image
@@ -240,15 +241,30 @@ _COUNT_BODY = {
 }
 
 
+class FaceCount(Answer):
+    faces: int
+
+
+class CustomerLink(Answer):
+    url: str
+    qr_svg: str
+    public_url_set: bool
+
+
+class VenueNames(Answer):
+    venues: dict[str, str]
+
+
+class RefusalCounted(Answer):
+    recorded: str
+
+
 @router.post("/v1/faces/count", tags=["staff"], **roles("admin", "staff", body=_COUNT_BODY))
-async def count_faces(
-    request: Request,
-    principal: Caller,
-) -> Any:
+async def count_faces(request: Request, principal: Caller) -> FaceCount:
     """How many faces a camera frame shows, for the kiosk's live hint (nothing is kept)."""
     st = app_state(request)
     st.take_match(principal.id)
-    return {"faces": await st.images.count_faces(await one_image(request))}
+    return FaceCount(faces=await st.images.count_faces(await one_image(request)))
 
 
 class CustomerLinkIn(Strict):
@@ -257,7 +273,7 @@ class CustomerLinkIn(Strict):
 
 
 @router.post("/v1/pages/customer-link", tags=["staff"], **roles("admin", "staff"))
-def customer_link(body: CustomerLinkIn, request: Request) -> Any:
+def customer_link(body: CustomerLinkIn, request: Request) -> CustomerLink:
     """The link to a customer's page in their language, with their code in the fragment
     (never sent to a server), and its QR code as an SVG data URI, for the kiosk to show
     after enrolment. ``public_url_set`` false means the link uses the address the kiosk
@@ -266,26 +282,24 @@ def customer_link(body: CustomerLinkIn, request: Request) -> Any:
     base = public or str(request.base_url)
     url = f"{base.rstrip('/')}/me?lang={body.lang}#code={body.code.upper()}"
     qr = segno.make(url, error="m")
-    return {
-        "url": url,
-        "qr_svg": qr.svg_data_uri(scale=6, border=4),
-        "public_url_set": bool(public),
-    }
+    return CustomerLink(
+        url=url, qr_svg=qr.svg_data_uri(scale=6, border=4), public_url_set=bool(public)
+    )
 
 
 @router.get("/v1/pages/venues", tags=["pages"], **roles("admin", "staff", "customer", "auditor"))
-def venue_names(request: Request) -> Any:
+def venue_names(request: Request) -> VenueNames:
     """Venue names by id, so receipts and pages name venues, not ids."""
     engine = app_state(request).runtime.vault.engine
-    return {"venues": {v["id"]: v["name"] for v in credentials.list_venues(engine)}}
+    return VenueNames(venues={v["id"]: v["name"] for v in credentials.list_venues(engine)})
 
 
 @router.post("/v1/pages/refusals", tags=["staff"], **roles("admin", "staff"))
-def consent_refused(request: Request) -> Any:
+def consent_refused(request: Request) -> RefusalCounted:
     """A guest said "I do not agree" at the counter. Nothing about them is recorded: this
     only adds one to an anonymous count (``facekeep_consent_refusals_total``)."""
     app_state(request).metrics.consent_refusals.inc()
-    return {"recorded": "an anonymous count only"}
+    return RefusalCounted(recorded="an anonymous count only")
 
 
 @router.get(
