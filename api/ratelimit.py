@@ -29,8 +29,7 @@ class RateLimiter:
             return 0.0
         now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            tokens = self._refilled(key, now)
             if tokens >= cost:
                 self._buckets[key] = (tokens - cost, now)
                 return 0.0
@@ -43,11 +42,15 @@ class RateLimiter:
         """Seconds until ``key`` has a whole token again (0 if it has one now)."""
         if self.rate <= 0:
             return 0.0
-        now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+            tokens = self._refilled(key, self.clock())
         return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def _refilled(self, key: str, now: float) -> float:
+        """``key``'s tokens at ``now``: what it had, plus the refill since, up to the burst
+        (a key never seen has a full bucket). The caller holds the lock."""
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - last) * self.rate)
 
 
 def retry_after(seconds: float) -> str:
