@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +31,7 @@ from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
 from enroll import Embedder
-from tests.support import Clock, Ticker, free_port, stop_process, wait_ready
+from tests.support import Clock, Server, Ticker, launch_server
 from tests.support.faces import FakeEmbedder
 from vault import SYSTEM, ConsentRequest
 
@@ -597,40 +596,19 @@ def pycache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class ServerProcess:
-    """``facekeep serve`` on a free 127.0.0.1 port, logs to a file."""
-
-    def __init__(self, data_dir: Path, log: Path, pycache: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [str(FACEKEEP), "serve", "--data-dir", str(data_dir), "--port", str(self.port)],
-            env=clean_env(pycache, FACEKEEP_HOST="127.0.0.1", **env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_ready()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        wait_ready(self.proc, self.url + "/readyz", self.log, timeout)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self._log.close()
-
-
 @pytest.fixture
-def serve(tmp_path: Path, pycache_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """``serve(data_dir, **env)`` -> a running ``facekeep serve`` (stopped after the test)."""
-    started: list[ServerProcess] = []
+def serve(tmp_path: Path, pycache_dir: Path) -> Iterator[Callable[..., Server]]:
+    """``serve(data_dir, **env)`` -> a running ``facekeep serve`` on a free 127.0.0.1 port,
+    logging to a file (stopped after the test)."""
+    started: list[Server] = []
 
-    def start(data_dir: Path, **env: str) -> ServerProcess:
-        server = ServerProcess(data_dir, tmp_path / f"serve-{len(started)}.log", pycache_dir, **env)
+    def start(data_dir: Path, **env: str) -> Server:
+        server = launch_server(
+            data_dir,
+            env=clean_env(pycache_dir, FACEKEEP_HOST="127.0.0.1", **env),
+            log=tmp_path / f"serve-{len(started)}.log",
+            timeout=60.0,
+        )
         started.append(server)
         return server
 

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from api.access import new_access_code
-from tests.support import free_port
+from tests.support import launch_server
 
 
 def peak_rss_kb(pid: int) -> int:
@@ -185,32 +185,12 @@ def test_serve_refuses_the_local_kek_on_a_network_address(
     assert error["error"] == "local_kek_refused"
     assert "FACEKEEP_ALLOW_LOCAL_KEK=1" in error["message"]
     # Accepted when said so (the port then opens).
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            str(facekeep_bin),
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "0.0.0.0",
-            "--port",
-            str(port),
-        ],
+    with launch_server(
+        data_dir,
         env={**env, "FACEKEEP_ALLOW_LOCAL_KEK": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
-    finally:
-        proc.terminate()
-        proc.wait(30)
+        args=("--host", "0.0.0.0"),
+        command=(str(facekeep_bin),),
+        ready="/healthz",
+        timeout=60.0,
+    ):
+        pass

@@ -1,12 +1,21 @@
-"""Waiting for a server process to answer, and stopping it."""
+"""Launching ``facekeep serve``, waiting for a server process to answer, and stopping it."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from tests.support.ports import free_port
+
+#: The ``facekeep`` console script of this environment.
+FACEKEEP = Path(sys.executable).parent / "facekeep"
 
 
 def http_ready(url: str, timeout: float = 2.0) -> bool:
@@ -47,3 +56,82 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+class Server:
+    """A launched ``facekeep serve`` process: ``url``, ``port``, ``proc``; a context manager
+    that stops it on exit."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path | None) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def log(self) -> str:
+        """What the server wrote so far ("" when its output was discarded)."""
+        if self.log_path is None:
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, path: str = "/readyz", timeout: float = 90.0) -> Server:
+        """Wait until ``path`` answers 200 (fails with the log if the process exits)."""
+        wait_ready(self.proc, self.url + path, self.log, timeout)
+        return self
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        """Wait for the process to end by itself; its exit status."""
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        """SIGTERM and wait (kill after a grace period)."""
+        stop_process(self.proc)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def launch_server(
+    data_dir: Path | None,
+    *,
+    env: Mapping[str, str],
+    log: Path | None = None,
+    port: int | None = None,
+    args: Sequence[str] = (),
+    command: Sequence[str] = (str(FACEKEEP),),
+    ready: str | None = "/readyz",
+    timeout: float = 90.0,
+) -> Server:
+    """Start ``<command> serve [--data-dir data_dir] --port port *args`` with exactly ``env``.
+
+    stdout and stderr go to ``log`` (discarded if None); ``port`` defaults to a free one;
+    ``command`` is the ``facekeep`` console script of this environment unless given (for
+    instance another venv's). Waits until ``ready`` answers 200 unless ``ready`` is None."""
+    port = free_port() if port is None else port
+    argv = [*command, "serve"]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    argv += ["--port", str(port), *args]
+    sink: IO[bytes] | int = subprocess.DEVNULL if log is None else log.open("wb")
+    try:
+        proc = subprocess.Popen(argv, env=dict(env), stdout=sink, stderr=subprocess.STDOUT)
+    finally:
+        # The child holds its own descriptor; the file is read by path.
+        if not isinstance(sink, int):
+            sink.close()
+    server = Server(proc, port, log)
+    if ready is not None:
+        try:
+            server.wait_ready(ready, timeout)
+        except BaseException:
+            server.stop()
+            raise
+    return server
