@@ -23,6 +23,7 @@ from pathlib import Path
 from bench.accuracy import eval_rows
 from bench.coldstart import coldstart_rows
 from bench.faces import ROOT, Synth, real_embeddings
+from bench.hostile import hostile_rows
 from bench.image import image_rows
 from bench.kekstart import kek_coldstart_rows
 from bench.plan import Context, Plan
@@ -36,6 +37,7 @@ PARTS: dict[str, Callable[[Context], list[Row]]] = {
     "coldstart": coldstart_rows,
     "kek": kek_coldstart_rows,
     "service": service_rows,
+    "hostile": hostile_rows,
     "eval": eval_rows,
 }
 

@@ -33,6 +33,7 @@ class Plan:
     image_many_s: float
     enrol_s: float
     erase_trials: int
+    hostile_reps: int
 
     @classmethod
     def make(cls, quick: bool, smoke: bool = False) -> Plan:
@@ -72,6 +73,7 @@ class Plan:
             image_many_s=pick(2.0, 4.0, 30.0),
             enrol_s=pick(2.0, 4.0, 20.0),
             erase_trials=pick(5, 15, 150),
+            hostile_reps=pick(1, 1, 3),
         )
 
 

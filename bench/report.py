@@ -26,6 +26,9 @@ REQUIRED = (
     "match_http_rps_100k",
     "cold_start_s_1m",
     "erase_p99_ms",
+    "hostile_image_answer_ms_p50",
+    "hostile_image_answer_ms_max",
+    "hostile_image_expected_4xx",
 )
 
 

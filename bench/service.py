@@ -20,8 +20,17 @@ from bench.plan import Context
 from bench.report import Row
 from bench.search import exact_top1
 
+#: The settings of a benchmark's ``facekeep serve``: no rate limit, no retention sweeps.
+SERVE_SETTINGS = {
+    "face_engine": ENGINE,
+    "image_workers": "2",
+    "match_rate": "1000000",
+    "match_burst": "1000000",
+    "retention_interval_seconds": "0",
+}
 
-def _enrol_form(name: str, photo: bytes) -> tuple[bytes, str]:
+
+def enrol_form(name: str, photo: bytes) -> tuple[bytes, str]:
     """The multipart body of an enrolment of one photo for check-in at the bench venue."""
     return multipart_body(
         {"purposes": "checkin", "venues": VENUE, "notice_version": "v1", "lang": "en"},
@@ -29,7 +38,7 @@ def _enrol_form(name: str, photo: bytes) -> tuple[bytes, str]:
     )
 
 
-def _keys(folder: Path, kiosks: int) -> tuple[str, list[str]]:
+def bench_keys(folder: Path, kiosks: int) -> tuple[str, list[str]]:
     from api import credentials
     from dbkit import make_engine
     from vault import SYSTEM
@@ -77,14 +86,8 @@ def service_rows(ctx: Context) -> list[Row]:
     plan = ctx.plan
     n = plan.http_n
     folder = working_copy(ensure_datadir(ctx.cache, ctx.synth, n, ctx.say), ctx.work / "svc")
-    admin_token, kiosks = _keys(folder, 16)
-    settings = {
-        "face_engine": ENGINE,
-        "image_workers": "2",
-        "match_rate": "1000000",
-        "match_burst": "1000000",
-        "retention_interval_seconds": "0",
-    }
+    admin_token, kiosks = bench_keys(folder, 16)
+    settings = dict(SERVE_SETTINGS)
     ctx.say(f"service: starting facekeep serve on N={n:,}")
     server = Server(folder, ctx.work / "svc-a.log", **settings)
     other: Server | None = None
@@ -95,7 +98,7 @@ def service_rows(ctx: Context) -> list[Row]:
         server.wait_ready()
         faces = faces_dir()
         admin = Client(server.port, admin_token)
-        body = _enrol_form("obama_1.jpg", jpeg_at((faces / "obama_1.jpg").read_bytes(), 640))
+        body = enrol_form("obama_1.jpg", jpeg_at((faces / "obama_1.jpg").read_bytes(), 640))
         status, enrolled, _ = admin.call("POST", "/v1/enrolments", raw=body)
         if status != 201:
             raise RuntimeError(f"enrolment answered {status}: {enrolled}")
@@ -236,7 +239,7 @@ def service_rows(ctx: Context) -> list[Row]:
         enrol_reqs = []
         for name in ENROL_PHOTOS:
             photo = jpeg_at((faces / name).read_bytes(), 640)
-            form = _enrol_form(name, photo)
+            form = enrol_form(name, photo)
             enrol_reqs.append(request_bytes("POST", "/v1/enrolments", admin_token, *form))
         enrol = run_load(server.port, [enrol_reqs] * 4, seconds=plan.enrol_s)
         rows.append(
@@ -287,13 +290,13 @@ def _sface_image_probe(ctx: Context, probe: bytes, settings: dict[str, str]) -> 
     Searching a few templates instead of N costs under a millisecond less than the
     synthetic vault's search (row search_p50_ms_100k): the image work is the figure."""
     folder = empty_datadir(ctx.work / "svc-sface", engine="sface")
-    admin_token, (kiosk,) = _keys(folder, 1)
+    admin_token, (kiosk,) = bench_keys(folder, 1)
     server = Server(folder, ctx.work / "svc-sface.log", **{**settings, "face_engine": "sface"})
     try:
         server.wait_ready()
         admin = Client(server.port, admin_token)
         photo = jpeg_at((faces_dir() / "obama_1.jpg").read_bytes(), 640)
-        form = _enrol_form("obama_1.jpg", photo)
+        form = enrol_form("obama_1.jpg", photo)
         status, enrolled, _ = admin.call("POST", "/v1/enrolments", raw=form)
         admin.close()
         if status != 201:
