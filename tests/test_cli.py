@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.support import free_port, stop_process, wait_ready
+from tests.support import Server, launch_server
 
 pytestmark = pytest.mark.faces
 
@@ -385,26 +385,18 @@ def test_demo_json_is_ok_and_leaves_nothing_behind(facekeep, private_tmp) -> Non
 
 @pytest.fixture
 def server(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[[Path], str]]:
-    procs: list[subprocess.Popen[bytes]] = []
-    log = tmp_path / "serve.log"
+    started: list[Server] = []
 
     def start(data: Path) -> str:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [str(FACEKEEP), "serve", "--data-dir", str(data), "--port", str(port)],
-                env={**env, "FACEKEEP_LOG_LEVEL": "WARNING"},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        procs.append(proc)
-        wait_ready(proc, url + "/readyz", log.read_text)
-        return url
+        launched = launch_server(
+            data, env={**env, "FACEKEEP_LOG_LEVEL": "WARNING"}, log=tmp_path / "serve.log"
+        )
+        started.append(launched)
+        return launched.url
 
     yield start
-    for proc in procs:
-        stop_process(proc)
+    for launched in started:
+        launched.stop()
 
 
 def test_kiosk_match_against_a_running_server(facekeep, server, tmp_path) -> None:
