@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support import launch_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -141,13 +141,6 @@ class Server:
         return out
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _clean_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FACEKEEP_")}
     env["FACEKEEP_DATA_DIR"] = str(data_dir)
@@ -177,29 +170,9 @@ def serving(base: Path, **settings: str) -> Iterator[Server]:
     _cli(env, "init", "--data-dir", str(data_dir))
     admin = _cli(env, "keys", "create-admin", "--data-dir", str(data_dir))["key"]
     auditor = _cli(env, "keys", "create-auditor", "--data-dir", str(data_dir))["key"]
-    port = _free_port()
     log = base / "server.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [str(FACEKEEP), "serve", "--data-dir", str(data_dir), "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"facekeep serve exited: {log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"facekeep serve did not start: {log.read_text(errors='replace')}")
-            time.sleep(0.2)
+    with launch_server(data_dir, env=env, log=log, ready="/healthz") as launched:
+        url = launched.url
         auth = {"Authorization": f"Bearer {admin}"}
         r = httpx.post(f"{url}/v1/venues", json={"id": VENUE, "name": VENUE_NAME}, headers=auth)
         assert r.status_code == 201, r.text
@@ -212,13 +185,6 @@ def serving(base: Path, **settings: str) -> Iterator[Server]:
         running = Server(url, data_dir, admin, auditor, r.json()["key"], log=log)
         running.new_staff(STAFF)
         yield running
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,8 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from enroll import Embedder
+from tests.support import launch_server
 from tests.webhook_receiver import Receiver
 from vault.checkins import new_secret
 
@@ -137,13 +136,6 @@ class CheckinSite:
         return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, served_embedder: Embedder
@@ -173,12 +165,9 @@ def site(
 
     cli("init")
     admin = cli("keys", "create-admin")["key"]
-    port = _free_port()
-    log = (base / "server.log").open("wb")
-    server = subprocess.Popen(
-        [str(FACEKEEP), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
+    # Not waited for yet: the videos are made while the server starts.
+    server = launch_server(None, env=env, log=base / "server.log", ready=None)
+    url = server.url
     videos = {
         "guest": [(guest_at_the_kiosk(served_embedder, "obama_3.jpg"), 0.4)],
         "stranger": [(guest_at_the_kiosk(served_embedder, "biden_1.jpg"), 0.4)],
@@ -191,15 +180,7 @@ def site(
     }
     made = {name: write_y4m(base / f"{name}.y4m", scenes) for name, scenes in videos.items()}
     try:
-        for _ in range(600):
-            if server.poll() is not None:
-                pytest.fail((base / "server.log").read_text(errors="replace"))
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        server.wait_ready("/readyz", timeout=150.0)
         auth = {"Authorization": f"Bearer {admin}"}
         made_venue = httpx.post(
             f"{url}/v1/venues", json={"id": VENUE, "name": "Quận 1"}, headers=auth
@@ -227,13 +208,7 @@ def site(
         assert revoked.status_code == 200, revoked.text
         yield CheckinSite(url, admin, receiver, made, customers)
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        server.stop()
         receiver.stop()
 
 
