@@ -103,6 +103,7 @@ ENROL_BODY = _multipart(
         "venues": {"type": "array", "items": {"type": "string", "pattern": ID_PATTERN}},
         "notice_version": {"type": "string"},
         "lang": {"type": "string", "enum": list(LANGUAGES)},
+        "notice_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
         "expires_days": {"type": "integer", "minimum": 1, "maximum": 3650},
         "method": {"type": "string"},
         "device": {"type": "string"},

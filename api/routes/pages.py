@@ -12,7 +12,6 @@ anonymous count of refusals, and the auditor's export.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import tempfile
 import zipfile
@@ -40,6 +39,7 @@ from api.vocabulary import DEFAULT_LANG
 from api.vocabulary import Lang as Language
 from api.web.i18n import LANG_NAMES, LANGS, STRINGS, pick_lang, strings
 from vault.audit.export import export_audit
+from vault.consent import notice_sha256
 
 router = APIRouter(tags=["pages"])
 
@@ -114,10 +114,21 @@ def home(request: Request, lang: str | None = Lang) -> HTMLResponse:
     return _render(request, "home.html", "home", lang)
 
 
-def _notice(settings: Settings, lang: str) -> dict[str, Any]:
-    version = latest_version(lang, settings.notices_dir)
+def _shown(settings: Settings, version: str, lang: str) -> dict[str, Any]:
+    """A notice as a page shows it, with the SHA-256 of the full text shown (the hash its
+    consent stores): the counter sends it back, so a notice file changed since the page
+    loaded is refused rather than recorded as read."""
     text = notice_for(settings, version, lang)
-    return {"version": version, "paragraphs": [p for p in text.split("\n\n") if p.strip()]}
+    return {
+        "version": version,
+        "lang": lang,
+        "sha256": notice_sha256(text),
+        "paragraphs": [p for p in text.split("\n\n") if p.strip()],
+    }
+
+
+def _notice(settings: Settings, lang: str) -> dict[str, Any]:
+    return _shown(settings, latest_version(lang, settings.notices_dir), lang)
 
 
 @router.get("/kiosk/enrol", **PAGE)
@@ -155,15 +166,7 @@ def privacy_page(request: Request, lang: str | None = Lang) -> HTMLResponse:
     settings = app_state(request).settings
     notices: list[dict[str, Any]] = []
     for version, notice_lang in available(settings.notices_dir):
-        text = notice_for(settings, version, notice_lang)
-        notices.append(
-            {
-                "version": version,
-                "lang": notice_lang,
-                "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                "paragraphs": [p for p in text.split("\n\n") if p.strip()],
-            }
-        )
+        notices.append(_shown(settings, version, notice_lang))
     notices.sort(key=lambda n: (version_key(n["version"]), n["lang"] != lang), reverse=True)
     return _render(
         request,

@@ -40,7 +40,7 @@ from api.state import app_state
 from api.views import customer_json, erasure_json, revoke_json
 from api.vocabulary import LANGUAGES, one_of
 from vault import ConsentRequest, CustomerNotFound
-from vault.consent import check_id
+from vault.consent import check_id, notice_sha256
 
 router = APIRouter(tags=["staff"])
 
@@ -149,10 +149,12 @@ async def enrol(request: Request, principal: Caller) -> Enrolled:
         raise Problem("invalid_lang", f"lang must be {one_of(LANGUAGES)}", status=422)
     expires_days = _int(text(form, "expires_days"), "expires_days", 1, 3650)
     venues = text_list(form, "venues") + text_list(form, "venue")
+    notice = notice_for(st.settings, version, lang)
+    seen_notice(notice, text(form, "notice_sha256"), version, lang)
     consent = ConsentRequest(
         purposes=tuple(text_list(form, "purposes") + text_list(form, "purpose")),
         venues=tuple(venues),
-        notice_text=notice_for(st.settings, version, lang),
+        notice_text=notice,
         notice_version=version,
         lang=lang,
         method=text(form, "method") or "staff-api",
@@ -183,6 +185,22 @@ async def enrol(request: Request, principal: Caller) -> Enrolled:
         expires_at=consent.expires_at.isoformat() if consent.expires_at else None,
         receipt=Receipt.model_validate(e.receipt.document()) if e.receipt else None,
     )
+
+
+def seen_notice(notice: str, seen_sha256: str | None, version: str, lang: str) -> None:
+    """Refuse (409 ``notice_changed``) a consent whose page showed another text than the
+    one it would store: the notice file changed since the page loaded, so the guest must
+    read the current notice and agree again. Without a hash (API clients, the CLI) the
+    current text is stored, as before."""
+    if seen_sha256 and seen_sha256.strip().lower() != notice_sha256(notice):
+        raise Problem(
+            "notice_changed",
+            f"the notice {version!r} in {lang!r} changed since the page was loaded: reload"
+            " the page so the guest reads the current notice and agrees again",
+            status=409,
+            version=version,
+            lang=lang,
+        )
 
 
 def _int(value: str | None, name: str, low: int, high: int) -> int | None:

@@ -126,6 +126,15 @@ VI = {
     ),
     "photo_err_small": "Ảnh {n} có khuôn mặt quá nhỏ: hãy lại gần máy ảnh hơn rồi chụp lại.",
     "photo_err_other": "Ảnh {n}: {error} Hãy chụp lại hoặc chọn tệp khác.",
+    "notice_changed": (
+        "Thông báo về dữ liệu khuôn mặt vừa được cập nhật sau khi bạn đọc, nên chưa có gì "
+        "được lưu. Vui lòng đọc thông báo mới rồi đồng ý lại."
+    ),
+    "notice_reload": "Đọc thông báo mới",
+    "notice_reloading": "Đang tải thông báo mới…",
+    "notice_reloaded": (
+        "Đây là thông báo mới. Vui lòng đọc kỹ, đồng ý lại nếu bạn muốn, rồi chụp ảnh lại."
+    ),
     "photo_not_sent": "Ảnh lỗi không tính vào giới hạn 5 ảnh và không được gửi.",
     "enrol_reason_none": "Cần ít nhất một ảnh có đúng một khuôn mặt.",
     "enrol_reason_checking": "Đang kiểm tra ảnh…",
@@ -264,6 +273,16 @@ EN = {
         "In photo {n} the face is too small: come closer to the camera and retake it."
     ),
     "photo_err_other": "Photo {n}: {error} Retake it or choose another file.",
+    "notice_changed": (
+        "The notice about your face data was updated after you read it, so nothing has been "
+        "saved. Please read the new notice and agree again."
+    ),
+    "notice_reload": "Read the new notice",
+    "notice_reloading": "Loading the new notice…",
+    "notice_reloaded": (
+        "This is the updated notice. Please read it, agree again if you wish, then retake "
+        "the photos."
+    ),
     "photo_not_sent": "A bad photo does not count toward the limit of 5 and is not sent.",
     "enrol_reason_none": "At least one photo with exactly one face is needed.",
     "enrol_reason_checking": "Checking the photos…",

@@ -541,7 +541,9 @@
       return;
     }
     // The notice the guest read, in the language they read it in.
-    consent = { purposes, lang: FK.LANG, version: NOTICES[FK.LANG].version };
+    // Its hash goes with the enrolment: if the notice changed since, nothing is recorded.
+    const notice = NOTICES[FK.LANG];
+    consent = { purposes, lang: FK.LANG, version: notice.version, sha256: notice.sha256 };
     showPhoto();
   });
 
@@ -799,6 +801,7 @@
     consent.purposes.forEach((p) => form.append('purposes', p));
     form.append('venues', staff.venue);
     form.append('notice_version', consent.version);
+    form.append('notice_sha256', consent.sha256);
     form.append('lang', consent.lang);
     form.append('expires_days', String(staff.days));
     form.append('method', 'kiosk-web');
@@ -810,6 +813,10 @@
     } catch (err) {
       setBusy(enrolButton, false);
       if (ended(err)) return; // the guest's photos wait for staff to sign in again
+      if (err instanceof FK.ApiError && err.code === 'notice_changed') {
+        noticeChanged();
+        return;
+      }
       photoError.textContent = errorText(err);
       return;
     }
@@ -820,6 +827,54 @@
       receipt: answer.receipt, lang: consent.lang };
     await showDone();
   });
+
+  // ------------------------------------------------------------------ notice changed
+
+  // The venue changed the notice after this page loaded: the guest agreed to a text the
+  // server no longer holds, so nothing was recorded. They read the new one and agree again.
+  const reloadNoticeButton = el('button', {
+    type: 'button', id: 'notice-reload', class: 'primary', 'data-t': 'notice_reload',
+    text: t('notice_reload'), hidden: true, onclick: () => reloadNotice(),
+  });
+  photoError.after(reloadNoticeButton);
+
+  function noticeChanged() {
+    FK.setLang(consent.lang); // the message in the language the guest read the notice in
+    photoError.textContent = t('notice_changed');
+    reloadNoticeButton.hidden = false;
+    reloadNoticeButton.focus();
+  }
+
+  /** The notices as the server shows them now, read from a fresh copy of this page. */
+  async function freshNotices() {
+    const res = await fetch(window.location.pathname, { credentials: 'same-origin', cache: 'no-store' });
+    if (!res.ok) throw new FK.ApiError(res.status, 'http_' + res.status, res.statusText);
+    const page = new DOMParser().parseFromString(await res.text(), 'text/html');
+    return JSON.parse(page.getElementById('fk-notices').textContent);
+  }
+
+  async function reloadNotice() {
+    setBusy(reloadNoticeButton, true, t('notice_reloading'));
+    let fresh;
+    try {
+      fresh = await freshNotices();
+    } catch (err) {
+      setBusy(reloadNoticeButton, false);
+      photoError.textContent = errorText(err);
+      return;
+    }
+    setBusy(reloadNoticeButton, false);
+    Object.assign(NOTICES, fresh);
+    reloadNoticeButton.hidden = true;
+    // Photos were taken under the old agreement: the guest agrees again, then retakes them.
+    stopCamera();
+    dropPhotos();
+    consent = null;
+    $('confirm').checked = false;
+    photoSection.hidden = true;
+    showConsent();
+    consentError.textContent = t('notice_reloaded');
+  }
 
   // ------------------------------------------------------------------ receipt and code
 
@@ -913,6 +968,7 @@
     result = null;
     consentForm.reset();
     consentError.textContent = '';
+    reloadNoticeButton.hidden = true;
     $('access-code').textContent = '';
     $('qr').removeAttribute('src');
     $('me-link').textContent = '';
