@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import launch_server, stop_process, wait_ready
 
 
 @dataclass
@@ -61,22 +61,18 @@ def replica_pair(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], list[Rep
         shutil.copytree(first / "kek", second / "kek")
         shutil.copytree(first / "audit", second / "audit")
         for folder in (first, second):
-            port = free_port()
+            # Both start at once; each is waited for below.
             log = tmp_path / f"{folder.name}.log"
-            process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+            launched = launch_server(
+                None,
                 env={**env, "FACEKEEP_DATA_DIR": str(folder)},
-                stdout=subprocess.DEVNULL,
-                stderr=log.open("wb"),
+                log=log,
+                command=(sys.executable, "-m", "api.cli"),
+                ready=None,
             )
-            started.append(Replica(f"http://127.0.0.1:{port}", process, log))
+            started.append(Replica(launched.url, launched.proc, log))
         for replica in started:
-            wait_until(
-                lambda r=replica: r.readyz()[0] == 200 or r.process.poll() is not None,
-                f"{replica.url} ready",
-            )
-            if replica.process.poll() is not None:
-                pytest.fail(f"replica did not start: {replica.log.read_text()[-2000:]}")
+            wait_ready(replica.process, replica.url + "/readyz", replica.log.read_text)
         started[0].admin = run_cli(
             {**env, "FACEKEEP_DATA_DIR": str(first)}, "keys", "create-admin"
         )["key"]
@@ -86,7 +82,4 @@ def replica_pair(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], list[Rep
     for replica in started:
         replica.process.terminate()
     for replica in started:
-        try:
-            replica.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            replica.process.kill()
+        stop_process(replica.process)
