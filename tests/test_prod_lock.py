@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, stop_process, wait_ready
+from tests.support import launch_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", re.MULTILINE)
@@ -86,17 +86,13 @@ def test_a_venv_from_the_prod_lock_alone_serves(tmp_path: Path) -> None:
     facekeep = venv / "bin" / "facekeep"
     done = subprocess.run([str(facekeep), "init"], env=env, cwd=tmp_path, **run)
     assert done.returncode == 0, (done.stdout, done.stderr)
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(facekeep), "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            log_text = (tmp_path / "serve.log").read_text
-            wait_ready(server, f"http://127.0.0.1:{port}/readyz", log_text, timeout=120)
-        finally:
-            stop_process(server, grace=30)
+    # The other venv's console script, run outside the working tree.
+    launch_server(
+        None,
+        env=env,
+        log=tmp_path / "serve.log",
+        command=(str(facekeep),),
+        cwd=tmp_path,
+        timeout=120,
+        grace=30,
+    ).stop()

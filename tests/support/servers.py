@@ -62,11 +62,14 @@ class Server:
     """A launched ``facekeep serve`` process: ``url``, ``port``, ``proc``; a context manager
     that stops it on exit."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log_path: Path | None) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, log_path: Path | None, grace: float = 15.0
+    ) -> None:
         self.proc = proc
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.grace = grace
 
     def log(self) -> str:
         """What the server wrote so far ("" when its output was discarded)."""
@@ -84,8 +87,8 @@ class Server:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        """SIGTERM and wait (kill after a grace period)."""
-        stop_process(self.proc)
+        """SIGTERM and wait; kill if it does not exit within ``grace`` s."""
+        stop_process(self.proc, self.grace)
 
     def __enter__(self) -> Server:
         return self
@@ -109,12 +112,15 @@ def launch_server(
     command: Sequence[str] = (str(FACEKEEP),),
     ready: str | None = "/readyz",
     timeout: float = 90.0,
+    cwd: Path | None = None,
+    grace: float = 15.0,
 ) -> Server:
     """Start ``<command> serve [--data-dir data_dir] --port port *args`` with exactly ``env``.
 
     stdout and stderr go to ``log`` (discarded if None); ``port`` defaults to a free one;
     ``command`` is the ``facekeep`` console script of this environment unless given (for
-    instance another venv's). Waits until ``ready`` answers 200 unless ``ready`` is None."""
+    instance another venv's); ``cwd`` its working directory. Waits until ``ready`` answers
+    200 unless ``ready`` is None; ``grace`` is how long ``stop()`` waits before killing."""
     port = free_port() if port is None else port
     argv = [*command, "serve"]
     if data_dir is not None:
@@ -122,12 +128,12 @@ def launch_server(
     argv += ["--port", str(port), *args]
     sink: IO[bytes] | int = subprocess.DEVNULL if log is None else log.open("wb")
     try:
-        proc = subprocess.Popen(argv, env=dict(env), stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
     finally:
         # The child holds its own descriptor; the file is read by path.
         if not isinstance(sink, int):
             sink.close()
-    server = Server(proc, port, log)
+    server = Server(proc, port, log, grace)
     if ready is not None:
         try:
             server.wait_ready(ready, timeout)
