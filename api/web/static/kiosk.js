@@ -838,10 +838,18 @@
   });
   photoError.after(reloadNoticeButton);
 
+  /** While the notice changed, reading the new one is the only way on: enrolling again
+   * or going back would offer the old text. */
+  function showReload(on) {
+    reloadNoticeButton.hidden = !on;
+    enrolButton.hidden = on;
+    $('back').hidden = on;
+  }
+
   function noticeChanged() {
     FK.setLang(consent.lang); // the message in the language the guest read the notice in
     photoError.textContent = t('notice_changed');
-    reloadNoticeButton.hidden = false;
+    showReload(true);
     reloadNoticeButton.focus();
   }
 
@@ -865,7 +873,7 @@
     }
     setBusy(reloadNoticeButton, false);
     Object.assign(NOTICES, fresh);
-    reloadNoticeButton.hidden = true;
+    showReload(false);
     // Photos were taken under the old agreement: the guest agrees again, then retakes them.
     stopCamera();
     dropPhotos();
@@ -968,7 +976,7 @@
     result = null;
     consentForm.reset();
     consentError.textContent = '';
-    reloadNoticeButton.hidden = true;
+    showReload(false);
     $('access-code').textContent = '';
     $('qr').removeAttribute('src');
     $('me-link').textContent = '';
