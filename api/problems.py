@@ -47,6 +47,7 @@ STATUS_OF_CODE = {
     "consent_not_found": 404,
     "key_not_found": 404,
     "customer_exists": 409,
+    "notice_changed": 409,
     "gallery_full": 409,
     "reenrol_at_counter": 409,
     "enrolment_interrupted": 409,

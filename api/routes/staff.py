@@ -197,7 +197,6 @@ def seen_notice(notice: str, seen_sha256: str | None, version: str, lang: str) -
             "notice_changed",
             f"the notice {version!r} in {lang!r} changed since the page was loaded: reload"
             " the page so the guest reads the current notice and agrees again",
-            status=409,
             version=version,
             lang=lang,
         )
