@@ -20,6 +20,7 @@ field with real ids, which random generation rarely hits.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -62,6 +63,19 @@ ROLES = ("admin", "staff", "kiosk", "auditor", "customer")
 STAFF_PIN = "493817"
 VENUE = "hcm-1"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+
+
+class _ServerErrors(logging.Handler):
+    """The method, path, status and error type of each request the server logged as
+    failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = ("method", "path", "status", "error_type")
+        self.seen.append(" ".join(str(getattr(record, f, None)) for f in fields))
 
 
 def consent() -> ConsentRequest:
@@ -258,6 +272,9 @@ def test_schemathesis_fuzz_all_operations_all_roles(
     callers = Callers(app, served_embedding("obama_1"))
     tally = Tally()
     started = time.monotonic()
+    # The server logs each 5xx with the error's type, which a schemathesis report lacks.
+    server_errors = _ServerErrors()
+    logging.getLogger("facekeep.access").addHandler(server_errors)
     try:
         callers.setup()
         operations = [result.ok() for result in schema.get_all_operations()]
@@ -275,7 +292,11 @@ def test_schemathesis_fuzz_all_operations_all_roles(
                         callers,
                         tally,
                     )
+    except BaseException as exc:
+        exc.add_note(f"server errors logged: {server_errors.seen}")
+        raise
     finally:
+        logging.getLogger("facekeep.access").removeHandler(server_errors)
         schemathesis.python.asgi.shutdown_lifespans()
     elapsed = time.monotonic() - started
     by_status = Counter(key.rsplit(" ", 1)[1] for key in tally.statuses.elements())
