@@ -632,3 +632,14 @@ def subprocess_env(pycache_dir: Path) -> Callable[..., dict[str, str]]:
         return clean_env(pycache_dir, **extra)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def edge_service(open_service: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One service per module for the HTTP-edge tests: venue ``hcm-1`` with a kiosk key
+    (``kiosk_key``), no match rate limit."""
+    service = open_service(tmp_path_factory.mktemp("edge") / "data", match_rate=0)
+    service.venue("hcm-1")
+    service.kiosk_key = service.kiosk("hcm-1")
+    yield service
+    service.close()

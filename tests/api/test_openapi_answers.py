@@ -11,12 +11,8 @@ VENUE = "hcm-1"
 
 
 @pytest.fixture(scope="module")
-def svc(open_service, tmp_path_factory):
-    service = open_service(tmp_path_factory.mktemp("edge") / "data", match_rate=0)
-    service.venue(VENUE)
-    service.kiosk_key = service.kiosk(VENUE)
-    yield service
-    service.close()
+def svc(edge_service):
+    return edge_service
 
 
 def test_every_json_answer_is_described_in_openapi(svc) -> None:
