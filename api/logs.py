@@ -32,6 +32,7 @@ _FIELDS = (
     "role",
     "principal",
     "error_type",
+    "error_site",
     "phase",
     "done",
     "total",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +28,13 @@ _DEFAULT_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
 )
+
+
+def error_site(exc: BaseException, depth: int = 4) -> list[str]:
+    """Where ``exc`` was raised: the innermost ``depth`` frames as ``file:line function``
+    (file name only). Never the message or any value, which could carry data."""
+    frames = traceback.extract_tb(exc.__traceback__)[-depth:]
+    return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames]
 
 
 def _with_defaults(headers: list[tuple[bytes, bytes]], rid: str) -> list[tuple[bytes, bytes]]:
@@ -59,6 +68,7 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = rid
         status_holder = {"status": 0}
         error: str | None = None
+        site: list[str] = []
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -72,6 +82,7 @@ class RequestContext:
         except Exception as exc:
             # Log the type only: messages of unexpected errors could carry data.
             error = type(exc).__name__
+            site = error_site(exc)
             if status_holder["status"] != 0:
                 raise  # the answer has begun: nothing sensible can be sent any more
             await send_problem(
@@ -88,6 +99,7 @@ class RequestContext:
             }
             if error is not None:
                 extra["error_type"] = error
+                extra["error_site"] = site
             if status >= 500 or error is not None:
                 log.error("request failed", extra=extra)
             else:

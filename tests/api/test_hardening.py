@@ -224,6 +224,9 @@ def test_an_unexpected_error_is_a_500_with_its_request_id(svc, caplog) -> None:
     logged = [rec for rec in caplog.records if getattr(rec, "request_id", None) == rid]
     assert [(rec.status, rec.levelname) for rec in logged] == [(500, "ERROR")]  # type: ignore[attr-defined]
     assert logged[0].error_type == "RuntimeError"  # type: ignore[attr-defined]
+    # Where it was raised (file, line, function) reaches the log line; no value does.
+    assert logged[0].error_site[-1].startswith("test_hardening.py:")  # type: ignore[attr-defined]
+    assert logged[0].error_site[-1].endswith(" broken")  # type: ignore[attr-defined]
     assert all("8c1f" not in rec.getMessage() for rec in caplog.records)
 
 

@@ -74,7 +74,7 @@ class _ServerErrors(logging.Handler):
         self.seen: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        fields = ("method", "path", "status", "error_type")
+        fields = ("method", "path", "status", "error_type", "error_site")
         self.seen.append(" ".join(str(getattr(record, f, None)) for f in fields))
 
 
