@@ -63,6 +63,9 @@ MODELS = {
 _SCORE_THRESHOLD = 0.8
 _NMS_THRESHOLD = 0.3
 _TOP_K = 200
+#: YuNet answers an input 32 pixels or less on a side with stale memory from earlier
+#: calls (garbage boxes, at times NaN): smaller images are padded to this size first.
+_MIN_INPUT = 64
 
 
 class ModelUnavailable(EnrollError):
@@ -135,13 +138,15 @@ class SFaceEmbedder(FaceFinder[_Face]):
 
     def _locate(self, image: DecodedImage) -> list[tuple[FaceBox, _Face]]:
         detector, _ = self._networks()
-        bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
         width, height = image.size
+        bgr = _detector_input(image.pixels)
         with self._lock:
-            detector.setInputSize((width, height))
+            detector.setInputSize((bgr.shape[1], bgr.shape[0]))
             _, faces = detector.detect(bgr)
         found: list[tuple[FaceBox, _Face]] = []
         for face in faces if faces is not None else ():
+            if not _inside(face, width, height):
+                continue
             x, y, w, h = (float(v) for v in face[:4])
             css = (round(y), round(x + w), round(y + h), round(x))
             found.append((to_original(css, image), np.asarray(face, dtype=np.float32)))
@@ -158,3 +163,24 @@ class SFaceEmbedder(FaceFinder[_Face]):
         if not np.isfinite(norm) or norm == 0.0:  # pragma: no cover - never seen
             return np.full_like(vector, np.nan)
         return vector / norm
+
+
+def _detector_input(pixels: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The working image as BGR, padded with black on the right and bottom to at least
+    :data:`_MIN_INPUT` pixels a side (coordinates in the image are unchanged)."""
+    bgr = pixels[:, :, ::-1]
+    height, width = bgr.shape[:2]
+    if height >= _MIN_INPUT and width >= _MIN_INPUT:
+        return np.ascontiguousarray(bgr)
+    padded = np.zeros((max(height, _MIN_INPUT), max(width, _MIN_INPUT), 3), np.uint8)
+    padded[:height, :width] = bgr
+    return padded
+
+
+def _inside(face: _Face, width: int, height: int) -> bool:
+    """Whether YuNet's row is finite, has a positive size and centres in the image (a
+    face found only in the padding is none)."""
+    if not np.all(np.isfinite(face)):
+        return False
+    x, y, w, h = (float(v) for v in face[:4])
+    return w > 0 and h > 0 and 0 <= x + w / 2 < width and 0 <= y + h / 2 < height

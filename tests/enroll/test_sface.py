@@ -150,3 +150,48 @@ def test_one_embedder_is_safe_to_share_between_threads(
         shared = list(pool.map(lambda n: sface.embed_enrolment(face_bytes(n)).vector, names))
     for name, vector in zip(names, shared, strict=True):
         assert np.allclose(vector, alone[name], atol=1e-6)
+
+
+def _png(size: tuple[int, int], mode: str = "L", value: int = 0) -> bytes:
+    out = BytesIO()
+    Image.new(mode, size, value).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_tiny_images_find_no_face_even_after_real_photos(
+    sface: SFaceEmbedder, face_bytes: Bytes
+) -> None:
+    """YuNet answers an input of 32 pixels or less a side with leftovers of earlier calls
+    (boxes far outside the image, at times NaN): such an image is padded first, and a
+    box that is not finite or not in the image is no face."""
+    photos = [face_bytes(n) for n in ("obama_1.jpg", "group_kit_rose.jpg", "biden_1.jpg")]
+    tiny = [
+        _png((1, 1)),
+        _png((1, 1), "RGB", 200),
+        _png((2, 2), "L", 90),
+        _png((8, 8), "RGB", 30),
+        _png((32, 32), "L", 250),
+        _png((1, 200), "L", 128),
+        _png((200, 3), "RGB", 60),
+    ]
+    for _ in range(4):
+        for photo, image in itertools.product(photos, tiny):
+            assert sface.count_faces(photo) >= 1
+            assert sface.count_faces(image) == 0
+            with pytest.raises(NoFace):
+                sface.embed_probe(image)
+
+
+def test_a_face_in_a_small_image_is_still_found(sface: SFaceEmbedder, face_bytes: Bytes) -> None:
+    """Padding a small image to the detector's minimum keeps its face where it was."""
+    photo = Image.open(BytesIO(face_bytes("obama_1.jpg"))).convert("RGB")
+    _, (box,) = sface.detect(face_bytes("obama_1.jpg"))
+    margin = box.width // 3
+    crop = photo.crop(
+        (box.left - margin, box.top - margin, box.right + margin, box.bottom + margin)
+    ).resize((56, 56), Image.LANCZOS)
+    data = BytesIO()
+    crop.save(data, "PNG")
+    image, boxes = SFaceEmbedder(min_face_size=1).detect(data.getvalue())
+    assert image.size == (56, 56) and len(boxes) == 1
+    assert boxes[0].right <= 56 and boxes[0].bottom <= 56
