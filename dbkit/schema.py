@@ -1,4 +1,5 @@
-"""Schema migrations (Alembic) on SQLite or PostgreSQL: the helpers every store shares.
+"""Schema migrations (Alembic) on SQLite or PostgreSQL, and the table shapes every store
+shares.
 
 Each store keeps its own migration folder inside its package (so a wheel carries it) and
 its own version table, so several stores may share one database. The service refuses to
@@ -15,12 +16,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text
 
 __all__ = [
     "current_revision",
     "head_revision",
     "require_current",
+    "settings_table",
     "upgrade",
     "version_table",
 ]
@@ -66,3 +68,14 @@ def require_current(
             f"the {what} schema is at {have or 'nothing'}, this code needs {want}: "
             "run `facekeep db upgrade`"
         )
+
+
+def settings_table(name: str, metadata: MetaData) -> Table:
+    """A store's table of named settings, one text value per name (the key store's id, the
+    face model a vault serves): every store declares it alike."""
+    return Table(
+        name,
+        metadata,
+        Column("name", String(64), primary_key=True),
+        Column("value", Text, nullable=False),
+    )

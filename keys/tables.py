@@ -5,18 +5,10 @@ Kept apart from the template database so that a copy of the templates never carr
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Column,
-    ForeignKey,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, ForeignKey, Integer, LargeBinary, MetaData, String, Table, Text
 
 from dbkit import UTCDateTime
+from dbkit.schema import settings_table
 
 metadata = MetaData()
 
@@ -53,12 +45,7 @@ kek_canaries = Table(
 
 # The key store's own settings; ``store_id`` names it, and every KEK epoch it creates
 # carries that id, so a restored copy given a new id can never destroy the original's.
-keystore_settings = Table(
-    "keystore_settings",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+keystore_settings = settings_table("keystore_settings", metadata)
 
 ACTIVE = "active"
 DESTROYED = "destroyed"

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from dbkit import UTCDateTime
+from dbkit.schema import settings_table
 
 metadata = MetaData()
 
@@ -186,12 +187,7 @@ enrolment_intents = Table(
 
 # Facts about the deployment that every process must agree on, such as the face model
 # whose templates this vault serves ("model_version"), recorded at `facekeep init`.
-vault_settings = Table(
-    "vault_settings",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+vault_settings = settings_table("vault_settings", metadata)
 
 # The register of data-subject requests (access, correction, withdrawal, objection,
 # erasure, restriction), with the deadlines the configured rules gave them when received.
