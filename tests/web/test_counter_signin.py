@@ -2,7 +2,8 @@
 in with their staff account and PIN (a server session), never with an API key; a wrong PIN
 is refused with the server's answer and counted by its throttle until the account locks;
 every staff action taken while a guest may hold the tablet (the staff controls, the next
-guest, sign-out) asks for the PIN again and the server checks it; sign-out ends the server
+guest, sign-out) asks for the PIN again and the server checks it; staff controls left open
+close after a minute untouched; sign-out ends the server
 session and leaves nothing in the tab; a session that ended on the server while idle sends
 the page back to the sign-in form with a clear message, drops the token, and keeps the
 guest half-way through (their choices and photos) for staff to carry on. The idle expiry
@@ -209,6 +210,46 @@ def test_sign_out_needs_the_pin_ends_the_session_and_leaves_nothing(
     page.reload()
     expect(page.locator("#signin-form")).to_be_visible()
     expect(page.locator("#consent-section")).to_be_hidden()
+
+
+def test_staff_controls_left_open_hand_the_tablet_back_to_the_guest(
+    server: Any, new_page: Any, counter_sign_in: Any, give_pin: Any
+) -> None:
+    """Staff called away with their controls open leave none to the guest: after a minute
+    without a touch or key the page is the guest's again (a PIN dialog left open closes
+    too), and the controls need the PIN once more. Time moves by Playwright's clock."""
+    staff = server.new_staff("relock", pin="27182818")
+    page = new_page()
+    page.clock.install()
+    page.goto(f"{server.url}/kiosk/enrol?lang=en")
+    counter_sign_in(page, server, staff=staff, pin="27182818")
+    expect(page.locator("#consent-section")).to_be_visible()
+    page.click("#staff-unlock")
+    give_pin(page, "27182818")
+    expect(page.locator("#staff-bar")).to_be_visible()
+    page.clock.run_for(45_000)
+    page.keyboard.press("Shift")  # staff are still at the tablet: the count starts again
+    page.clock.run_for(45_000)
+    expect(page.locator("#staff-bar")).to_be_visible()
+    expect(page.locator("#staff-unlock")).to_be_hidden()
+    page.clock.run_for(16_000)
+    expect(page.locator("#staff-bar")).to_be_hidden()
+    expect(page.locator("#staff-unlock")).to_be_visible()
+    expect(page.locator("body")).to_have_class(re.compile(r"\bkiosk-mode\b"))
+    expect(page.locator("#consent-section")).to_be_visible()
+    # Opened again, then the sign-out PIN dialog is left open: both close after a minute.
+    page.click("#staff-unlock")
+    give_pin(page, "27182818")
+    page.click("#staff-signout")
+    expect(page.locator("#pin-dialog")).to_be_visible()
+    page.clock.run_for(61_000)
+    expect(page.locator("#pin-dialog")).to_be_hidden()
+    expect(page.locator("#staff-bar")).to_be_hidden()
+    expect(page.locator("#staff-unlock")).to_be_visible()
+    assert token(page) is not None  # still signed in: only the controls closed
+    # Controls that were never opened are not touched by the count.
+    page.clock.run_for(120_000)
+    expect(page.locator("#consent-section")).to_be_visible()
 
 
 @pytest.mark.faces

@@ -28,6 +28,9 @@
   const TOKEN_PREFIX = 'fks_'; // staff session tokens; API keys are never used here
   const ACCOUNT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
   const HOLD_MINUTES = 5; // a guest in progress waits this long for staff to sign in again
+  // Staff controls opened while a guest is on screen close by themselves after this long
+  // without a touch or a key (staff called away leave no controls to the guest).
+  const RELOCK_SECONDS = 60;
 
   const staffSection = $('staff-section');
   const signinForm = $('signin-form');
@@ -262,6 +265,35 @@
     staffBar.hidden = on || !staff;
     $('staff-unlock').hidden = !on;
     if (on) $('new-code-form').hidden = true;
+    stopRelock();
+  }
+
+  let relock = null; // the timer that hands the tablet back to the guest
+
+  function stopRelock() {
+    if (relock) clearTimeout(relock);
+    relock = null;
+  }
+
+  /** (Re)start the count to handing the tablet back: staff opened their controls while a
+   * guest is on screen. */
+  function armRelock() {
+    stopRelock();
+    relock = setTimeout(() => {
+      relock = null;
+      closePin(false);
+      backToGuest();
+    }, RELOCK_SECONDS * 1000);
+  }
+
+  // Any touch or key while the controls are open counts as staff still at the tablet.
+  for (const kind of ['pointerdown', 'keydown']) {
+    document.addEventListener(kind, () => { if (relock) armRelock(); }, true);
+  }
+
+  function backToGuest() {
+    if (!doneSection.hidden || !photoSection.hidden) guestMode(true);
+    else showConsent();
   }
 
   $('staff-unlock').addEventListener('click', async () => {
@@ -269,16 +301,14 @@
     guestMode(false);
     staffBar.hidden = false;
     $('staff-to-guest').focus();
+    armRelock();
   });
   // The link under the QR code is for the guest's phone: on the tablet it does not open
   // (the guest's page would keep their access code in this shared tab).
   $('me-link').addEventListener('click', (ev) => {
     if (document.body.classList.contains('kiosk-mode')) ev.preventDefault();
   });
-  $('staff-to-guest').addEventListener('click', () => {
-    if (!doneSection.hidden || !photoSection.hidden) guestMode(true);
-    else showConsent();
-  });
+  $('staff-to-guest').addEventListener('click', backToGuest);
 
   // ------------------------------------------------------------------ sign-in and venue
 
