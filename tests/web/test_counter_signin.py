@@ -3,8 +3,8 @@ in with their staff account and PIN (a server session), never with an API key; a
 is refused with the server's answer and counted by its throttle until the account locks;
 every staff action taken while a guest may hold the tablet (the staff controls, the next
 guest, sign-out) asks for the PIN again and the server checks it; staff controls left open
-close after a minute untouched; sign-out ends the server
-session and leaves nothing in the tab; a session that ended on the server while idle sends
+close after a minute untouched; sign-out ends the server session and leaves nothing in the
+tab; a session that ended on the server while idle sends
 the page back to the sign-in form with a clear message, drops the token, and keeps the
 guest half-way through (their choices and photos) for staff to carry on. The idle expiry
 runs on a second server whose sessions end after a few seconds. Screenshots go to
