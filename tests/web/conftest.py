@@ -247,7 +247,12 @@ def launch() -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture(scope="session")
 def browser(launch: Callable[..., Any]) -> Any:
-    """One Chromium for the session."""
+    """One Chromium for the session. Assertions on a page wait up to 20 s (Playwright's
+    default is 5): in CI two test passes share two cores with the servers and the
+    browser, and a page waiting on the server can take longer than 5 s there."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)
     return launch()
 
 
