@@ -99,6 +99,15 @@ def _row(conn: Any, staff_id: str) -> Any:
     return conn.execute(select(staff_accounts).where(staff_accounts.c.staff_id == staff_id)).first()
 
 
+def _update(conn: Any, staff_id: str, **values: Any) -> int:
+    """Set ``values`` on the account's row; how many rows changed (0: no such account)."""
+    return int(
+        conn.execute(
+            update(staff_accounts).where(staff_accounts.c.staff_id == staff_id).values(**values)
+        ).rowcount
+    )
+
+
 def check_pin(pin: str) -> str:
     """Refuse a PIN or password too short, too long or with control characters."""
     if not PIN_MIN <= len(pin) <= PIN_MAX or not pin.isprintable():
@@ -180,6 +189,18 @@ def list_staff(engine: Engine) -> list[StaffAccount]:
     return [_account(r) for r in rows]
 
 
+def _end_session(conn: Any, digest: str, now: datetime) -> int:
+    """End the live session whose token hashes to ``digest``; 1 if there was one."""
+    return int(
+        conn.execute(
+            update(staff_sessions)
+            .where(staff_sessions.c.token_hash == digest)
+            .where(staff_sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        ).rowcount
+    )
+
+
 def _end_sessions(conn: Any, staff_id: str, now: datetime) -> None:
     conn.execute(
         update(staff_sessions)
@@ -198,11 +219,7 @@ def disable_staff(
         if row is None:
             return None
         if row.disabled_at is None:
-            conn.execute(
-                update(staff_accounts)
-                .where(staff_accounts.c.staff_id == staff_id)
-                .values(disabled_at=now)
-            )
+            _update(conn, staff_id, disabled_at=now)
             _end_sessions(conn, staff_id, now)
             append_event(
                 conn, ts=now, actor=actor, action="staff.disable", details={"staff_id": staff_id}
@@ -217,11 +234,14 @@ def rotate_staff(
     """Give an account a new PIN: its sessions end, a lock is lifted. None if unknown."""
     encoded = _hash(pin)
     with writing(engine) as conn:
-        found = conn.execute(
-            update(staff_accounts)
-            .where(staff_accounts.c.staff_id == staff_id)
-            .values(secret_hash=encoded, rotated_at=now, failed_attempts=0, locked_until=None)
-        ).rowcount
+        found = _update(
+            conn,
+            staff_id,
+            secret_hash=encoded,
+            rotated_at=now,
+            failed_attempts=0,
+            locked_until=None,
+        )
         if found != 1:
             return None
         _end_sessions(conn, staff_id, now)
@@ -262,11 +282,7 @@ def sign_in(engine: Engine, staff_id: str, pin: str, *, now: datetime) -> tuple[
     assert row is not None
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with writing(engine) as conn:
-        conn.execute(
-            update(staff_accounts)
-            .where(staff_accounts.c.staff_id == staff_id)
-            .values(failed_attempts=0, locked_until=None)
-        )
+        _update(conn, staff_id, failed_attempts=0, locked_until=None)
         conn.execute(
             staff_sessions.insert().values(
                 token_hash=token_hash(token), staff_id=staff_id, created_at=now, last_used_at=now
@@ -284,21 +300,13 @@ def sign_in(engine: Engine, staff_id: str, pin: str, *, now: datetime) -> tuple[
 
 def _count_failure(engine: Engine, staff_id: str, now: datetime) -> None:
     with writing(engine) as conn:
-        conn.execute(
-            update(staff_accounts)
-            .where(staff_accounts.c.staff_id == staff_id)
-            .values(failed_attempts=staff_accounts.c.failed_attempts + 1)
-        )
+        _update(conn, staff_id, failed_attempts=staff_accounts.c.failed_attempts + 1)
         failures = conn.execute(
             select(staff_accounts.c.failed_attempts).where(staff_accounts.c.staff_id == staff_id)
         ).scalar_one()
         lock = _lock_for(int(failures))
         if lock is not None:
-            conn.execute(
-                update(staff_accounts)
-                .where(staff_accounts.c.staff_id == staff_id)
-                .values(locked_until=now + lock)
-            )
+            _update(conn, staff_id, locked_until=now + lock)
         append_event(
             conn,
             ts=now,
@@ -332,12 +340,7 @@ def session_account(
         return None
     if now - session.last_used_at >= idle or now - session.created_at >= max_age:
         with writing(engine) as conn:
-            conn.execute(
-                update(staff_sessions)
-                .where(staff_sessions.c.token_hash == digest)
-                .where(staff_sessions.c.ended_at.is_(None))
-                .values(ended_at=now)
-            )
+            _end_session(conn, digest, now)
         return None
     if now - session.last_used_at >= min(timedelta(minutes=1), idle / 10):
         with writing(engine) as conn:
@@ -352,12 +355,7 @@ def session_account(
 def sign_out(engine: Engine, token: str, *, now: datetime, actor: Actor) -> bool:
     """End a session at once; True if it was live."""
     with writing(engine) as conn:
-        ended = conn.execute(
-            update(staff_sessions)
-            .where(staff_sessions.c.token_hash == token_hash(token))
-            .where(staff_sessions.c.ended_at.is_(None))
-            .values(ended_at=now)
-        ).rowcount
+        ended = _end_session(conn, token_hash(token), now)
         if ended:
             append_event(
                 conn,
