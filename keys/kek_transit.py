@@ -142,21 +142,25 @@ class TransitKekProvider:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _call(self, what: str, op: Any) -> Any:
-        """Run ``op(transit)``; any failure becomes a KekError naming only its class."""
+    def _call(self, what: str, op: Any, *, missing_ok: bool = False) -> Any:
+        """Run ``op(transit)``; any failure becomes a KekError naming only its class.
+        With ``missing_ok``, a path that does not exist (the key or the mount) is None."""
         try:
             return op(self._client.secrets.transit)
         except (hv.VaultError, requests.RequestException) as exc:
+            if missing_ok and isinstance(exc, hv.InvalidPath):
+                return None
             raise KekError(f"transit: cannot {what} ({type(exc).__name__})") from None
 
     def _read(self) -> dict[str, Any] | None:
         """The key's description, or None if the key (or the mount) does not exist."""
-        try:
-            response = self._client.secrets.transit.read_key(self._key, mount_point=self._mount)
-        except hv.InvalidPath:
+        response = self._call(
+            "read the key",
+            lambda t: t.read_key(self._key, mount_point=self._mount),
+            missing_ok=True,
+        )
+        if response is None:
             return None
-        except (hv.VaultError, requests.RequestException) as exc:
-            raise KekError(f"transit: cannot read the key ({type(exc).__name__})") from None
         data: dict[str, Any] = response["data"]
         return data
 
@@ -373,12 +377,11 @@ class TransitKekProvider:
         self._create_key("record the epoch's key store", self._owner_prefix(epoch) + owner)
 
     def _marks(self, epoch: int) -> list[str]:
-        try:
-            listed = self._client.secrets.transit.list_keys(mount_point=self._mount)
-        except hv.InvalidPath:
+        listed = self._call(
+            "list keys", lambda t: t.list_keys(mount_point=self._mount), missing_ok=True
+        )
+        if listed is None:
             return []
-        except (hv.VaultError, requests.RequestException) as exc:
-            raise KekError(f"transit: cannot list keys ({type(exc).__name__})") from None
         prefix = self._owner_prefix(epoch)
         return [str(k) for k in listed["data"].get("keys", []) if str(k).startswith(prefix)]
 
