@@ -22,6 +22,7 @@ from vault.errors import AuditInconsistent, CustomerNotFound, InvalidRequest
 from vault.loading import IndexLoader
 from vault.receipting import Receipts
 from vault.replication import ChangeFeed
+from vault.requests import SelfService
 from vault.results import Erasure
 from vault.store import ACTIVE, ERASED, ERASING, VaultStore
 
@@ -64,11 +65,24 @@ class Eraser:
         self._fault = fault
         self._lock = lock
 
-    def erase(self, customer_id: str, *, reason: str, actor: Actor) -> Erasure:
-        """Revoke everything and destroy the customer's key. Idempotent."""
+    def erase(
+        self,
+        customer_id: str,
+        *,
+        reason: str,
+        actor: Actor,
+        self_service: SelfService | None = None,
+    ) -> Erasure:
+        """Revoke everything and destroy the customer's key. Idempotent.
+
+        ``self_service``: the guest's request this carries out, recorded in the register
+        in the transaction that commits the erasure (the one marking the customer
+        ``erasing``, which a restart completes; or, when an erase was already under way,
+        the one marking them ``erased``); not recorded when they were erased already."""
         reason = (reason or "").strip()
         if not reason or len(reason) > 200:
             raise InvalidRequest("a reason (1-200 characters) is required", code="invalid_reason")
+        unrecorded = self_service  # until the transaction that commits the erasure
         with self._lock:
             now = self._clock()
             with writing(self.store.engine) as conn:
@@ -78,6 +92,10 @@ class Eraser:
                 if row.status == ERASED:
                     return self._erasure_of(row, already=True)
                 if row.status == ACTIVE:
+                    if self_service is not None:
+                        # Before erase.begin, which erase.complete and its receipt follow.
+                        self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
+                        unrecorded = None
                     self.store.revoke(conn, customer_id, None, "erasure", now)
                     self.store.update_customer(
                         conn,
@@ -96,7 +114,7 @@ class Eraser:
                     )
             self.loader.forget(customer_id)
             self._fault("erase.after_begin")
-            return self._finish(customer_id, actor)
+            return self._finish(customer_id, actor, unrecorded)
 
     def recover(self) -> list[Erasure]:
         """Discard keys of interrupted enrolments; complete every interrupted erase."""
@@ -109,7 +127,9 @@ class Eraser:
                 done.append(self._finish(customer_id, SYSTEM))
         return done
 
-    def _finish(self, customer_id: str, actor: Actor) -> Erasure:
+    def _finish(
+        self, customer_id: str, actor: Actor, self_service: SelfService | None = None
+    ) -> Erasure:
         try:
             destruction = self.keys.destroy(customer_id, reason="erasure")
             key_ids: tuple[str, ...] = (destruction.record.key_id,)
@@ -150,6 +170,8 @@ class Eraser:
                 log_index=seq,
                 actor=actor,
             )
+            if self_service is not None:  # after the receipt, which follows erase.complete
+                self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
         sign_head_after_change(self.audit)
         return Erasure(
             customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt

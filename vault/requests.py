@@ -2,9 +2,11 @@
 erasure and restriction, each with the date received and the deadlines the configured
 rules give it (by default: acknowledge within 2 working days, complete within 15 days).
 
-Requests made on the guest's own page are recorded already completed; requests made at
-the counter, by telephone or by letter are entered by staff and completed later. Every
-change is an audit event written in the same transaction.
+Requests made on the guest's own page are recorded already completed, by the vault action
+that carries them out and in its transaction (:class:`SelfService`), so the register
+never misses an action done nor lists one undone; requests made at the counter, by
+telephone or by letter are entered by staff and completed later. Every change is an audit
+event written in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from dbkit import writing
 from vault.audit import Actor, append_event
@@ -146,6 +148,50 @@ class SubjectRequest:
         }
 
 
+@dataclass(frozen=True)
+class SelfService:
+    """A request the guest makes on their own page, which facekeep carries out at once.
+
+    The vault action that carries it out (a withdrawal, a retake, an erasure) is given
+    this and calls :meth:`record` in its own transaction: the action and its register
+    entry commit together or not at all. Checked when made, so a bad one refuses the
+    action before anything is written."""
+
+    kind: str
+    outcome: str
+    purpose: str | None = None
+    rules: RequestRules = field(default_factory=RequestRules)
+    channel: str = "self-service"
+
+    def __post_init__(self) -> None:
+        _checked(self.kind, self.channel, None, self.purpose)
+        if not _text(self.outcome, "outcome"):
+            raise InvalidRequest("say what was done (outcome or reason)", code="invalid_outcome")
+
+    def record(self, conn: Connection, *, customer_id: str, actor: Actor, now: datetime) -> str:
+        """Record the request, received and completed at ``now``, in ``conn``'s transaction,
+        with the register's audit events (``request.open``, ``request.complete``); returns
+        its id."""
+        values = _new_request(
+            self.rules,
+            kind=self.kind,
+            channel=self.channel,
+            customer_id=customer_id,
+            purpose=self.purpose,
+            received=now,
+            actor=actor,
+        )
+        values.update(
+            status=COMPLETED,
+            acknowledged_at=now,
+            completed_at=now,
+            outcome=_text(self.outcome, "outcome"),
+        )
+        _insert(conn, values, actor=actor, now=now)
+        _log_close(conn, SubjectRequest(**values), actor=actor, action="request.complete", now=now)
+        return str(values["request_id"])
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -165,6 +211,90 @@ def _text(value: str | None, name: str) -> str | None:
 
 def _row(row: Any) -> SubjectRequest:
     return SubjectRequest(**{c: getattr(row, c) for c in subject_requests.c.keys()})  # noqa: SIM118
+
+
+def _checked(
+    kind: str, channel: str, customer_id: str | None, purpose: str | None
+) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", code="invalid_kind")
+    if channel not in CHANNELS:
+        raise InvalidRequest(
+            f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
+        )
+    if purpose is not None and purpose not in PURPOSES:
+        raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
+    if customer_id is not None:
+        check_id(customer_id, "customer")
+    return {"kind": kind, "channel": channel, "customer_id": customer_id, "purpose": purpose}
+
+
+def _new_request(
+    rules: RequestRules,
+    *,
+    kind: str,
+    channel: str,
+    customer_id: str | None,
+    purpose: str | None,
+    received: datetime,
+    actor: Actor,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The row of a request just received, open, with its deadlines."""
+    values = _checked(kind, channel, customer_id, purpose)
+    values.update(
+        request_id="dsr_" + secrets.token_hex(8),
+        received_at=received,
+        ack_due=rules.ack_due(received),
+        due_at=rules.complete_due(received),
+        acknowledged_at=None,
+        completed_at=None,
+        status=OPEN,
+        outcome=None,
+        note=_text(note, "note"),
+        recorded_by=f"{actor.role}:{actor.id}"[:80],
+    )
+    return values
+
+
+def _insert(conn: Connection, values: dict[str, Any], *, actor: Actor, now: datetime) -> None:
+    """Insert a request's row and its ``request.open`` event."""
+    conn.execute(subject_requests.insert().values(**values))
+    append_event(
+        conn,
+        ts=now,
+        actor=actor,
+        action="request.open",
+        customer_id=values["customer_id"],
+        details={
+            "request": values["request_id"],
+            "kind": values["kind"],
+            "channel": values["channel"],
+            "purpose": values["purpose"],
+            "received_at": values["received_at"].isoformat(),
+            "acknowledge_by": values["ack_due"].isoformat(),
+            "complete_by": values["due_at"].isoformat(),
+        },
+    )
+
+
+def _log_close(
+    conn: Connection, closed: SubjectRequest, *, actor: Actor, action: str, now: datetime
+) -> None:
+    """The audit event of a request acknowledged, completed or refused."""
+    append_event(
+        conn,
+        ts=now,
+        actor=actor,
+        action=action,
+        customer_id=closed.customer_id,
+        details={
+            "request": closed.request_id,
+            "kind": closed.kind,
+            "outcome": closed.outcome,
+            "late": closed.late(now),
+        },
+    )
 
 
 class RequestRegister:
@@ -207,34 +337,18 @@ class RequestRegister:
             )
         if received > now + timedelta(minutes=5):
             raise InvalidRequest("received_at is in the future", code="invalid_time")
-        values = self._checked(kind, channel, customer_id, purpose)
-        values.update(
-            request_id="dsr_" + secrets.token_hex(8),
-            received_at=received,
-            ack_due=self.rules.ack_due(received),
-            due_at=self.rules.complete_due(received),
-            status=OPEN,
-            note=_text(note, "note"),
-            recorded_by=f"{actor.role}:{actor.id}"[:80],
+        values = _new_request(
+            self.rules,
+            kind=kind,
+            channel=channel,
+            customer_id=customer_id,
+            purpose=purpose,
+            received=received,
+            actor=actor,
+            note=note,
         )
         with writing(self.engine) as conn:
-            conn.execute(subject_requests.insert().values(**values))
-            append_event(
-                conn,
-                ts=now,
-                actor=actor,
-                action="request.open",
-                customer_id=customer_id,
-                details={
-                    "request": values["request_id"],
-                    "kind": kind,
-                    "channel": channel,
-                    "purpose": purpose,
-                    "received_at": received.isoformat(),
-                    "acknowledge_by": values["ack_due"].isoformat(),
-                    "complete_by": values["due_at"].isoformat(),
-                },
-            )
+            _insert(conn, values, actor=actor, now=now)
         return self.get(values["request_id"])
 
     def record_completed(
@@ -247,11 +361,25 @@ class RequestRegister:
         purpose: str | None = None,
         channel: str = "self-service",
     ) -> SubjectRequest:
-        """Record a request that facekeep completed at once (on the guest's own page)."""
-        request = self.open(
-            kind=kind, channel=channel, actor=actor, customer_id=customer_id, purpose=purpose
-        )
-        return self.complete(request.request_id, outcome=outcome, actor=actor)
+        """Record a request that facekeep completed at once (on the guest's own page), in a
+        transaction of its own; a vault action records it in its own instead, given
+        :meth:`self_service`."""
+        entry = self.self_service(kind=kind, outcome=outcome, purpose=purpose, channel=channel)
+        with writing(self.engine) as conn:
+            request_id = entry.record(conn, customer_id=customer_id, actor=actor, now=self._clock())
+        return self.get(request_id)
+
+    def self_service(
+        self,
+        *,
+        kind: str,
+        outcome: str,
+        purpose: str | None = None,
+        channel: str = "self-service",
+    ) -> SelfService:
+        """A request completed at once, on this register's deadlines, for the vault action
+        that carries it out to record in its transaction."""
+        return SelfService(kind, outcome, purpose, rules=self.rules, channel=channel)
 
     def acknowledge(self, request_id: str, *, actor: Actor) -> SubjectRequest:
         """Record that the requester was told their request is being handled."""
@@ -323,19 +451,7 @@ class RequestRegister:
                 .values(**values)
             )
             closed = replace(_row(row), **values)
-            append_event(
-                conn,
-                ts=now,
-                actor=actor,
-                action=action,
-                customer_id=customer_id or row.customer_id,
-                details={
-                    "request": request_id,
-                    "kind": row.kind,
-                    "outcome": outcome,
-                    "late": closed.late(now),
-                },
-            )
+            _log_close(conn, closed, actor=actor, action=action, now=now)
         return self.get(request_id)
 
     def get(self, request_id: str) -> SubjectRequest:
@@ -366,21 +482,6 @@ class RequestRegister:
             found = [_row(r) for r in conn.execute(query)]
         far = datetime.max.replace(tzinfo=UTC)
         return sorted(found, key=lambda r: (r.next_deadline() or far, r.request_id))
-
-    def _checked(
-        self, kind: str, channel: str, customer_id: str | None, purpose: str | None
-    ) -> dict[str, Any]:
-        if kind not in KINDS:
-            raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", code="invalid_kind")
-        if channel not in CHANNELS:
-            raise InvalidRequest(
-                f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
-            )
-        if purpose is not None and purpose not in PURPOSES:
-            raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
-        if customer_id is not None:
-            check_id(customer_id, "customer")
-        return {"kind": kind, "channel": channel, "customer_id": customer_id, "purpose": purpose}
 
 
 def summary(requests: Iterable[SubjectRequest], now: datetime) -> dict[str, int]:

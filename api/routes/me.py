@@ -9,14 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.answers import Erased, MyData, Objected, Revoked, TemplatesReplaced
 from api.auth import Principal, roles
-from api.compliance import request_register
-from api.compliance.requests import record_self_service
+from api.compliance.requests import self_service
 from api.deps import Caller
 from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
 from api.state import app_state
 from api.views import customer_json, erasure_json, match_history, revocations, revoke_json
 from vault.audit.receipts import read_receipts
+from vault.requests import SelfService
 
 router = APIRouter(tags=["customer"])
 
@@ -26,19 +26,11 @@ def _me(principal: Principal) -> str:
     return principal.customer_id
 
 
-def _registered(
-    request: Request, principal: Principal, kind: str, outcome: str, purpose: str | None = None
-) -> None:
-    """Record the request the guest just made on their page, completed at once, in the
-    register of data-subject requests."""
-    record_self_service(
-        request_register(app_state(request).runtime),
-        kind=kind,
-        customer_id=_me(principal),
-        actor=principal.actor(),
-        outcome=outcome,
-        purpose=purpose,
-    )
+def _asked(request: Request, kind: str, outcome: str, purpose: str | None = None) -> SelfService:
+    """The request the guest makes on their page, for the vault action that carries it out
+    to record in the register of data-subject requests, completed, in its own transaction
+    (so the register has it exactly when the action happened)."""
+    return self_service(app_state(request).runtime, kind=kind, outcome=outcome, purpose=purpose)
 
 
 @router.get("/v1/me", **roles("customer"))
@@ -62,10 +54,13 @@ def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None)
     st = app_state(request)
     purpose = body.purpose if body else None
     result = st.runtime.vault.revoke(
-        _me(principal), purpose=purpose, reason="withdrawn", actor=principal.actor()
+        _me(principal),
+        purpose=purpose,
+        reason="withdrawn",
+        actor=principal.actor(),
+        self_service=_asked(request, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose),
     )
     st.metrics.revocations.inc()
-    _registered(request, principal, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose)
     return Revoked.model_validate(revoke_json(result, purpose))
 
 
@@ -74,10 +69,13 @@ def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Objecte
     """Object to marketing: the marketing purpose stops at once."""
     st = app_state(request)
     result = st.runtime.vault.revoke(
-        _me(principal), purpose=body.purpose, reason="objection", actor=principal.actor()
+        _me(principal),
+        purpose=body.purpose,
+        reason="objection",
+        actor=principal.actor(),
+        self_service=_asked(request, "objection", f"objection: {body.purpose}", body.purpose),
     )
     st.metrics.revocations.inc()
-    _registered(request, principal, "objection", f"objection: {body.purpose}", body.purpose)
     return Objected.model_validate(
         {"customer": _me(principal), "objection": body.purpose, "revoked": revocations(result)}
     )
@@ -92,10 +90,11 @@ async def replace_my_templates(request: Request, principal: Caller) -> Templates
     form = await read_multipart(request, max_files=5)
     vectors = await st.images.enrolment_vectors(await files(form, "image"))
     ids = await run_in_threadpool(
-        st.runtime.vault.replace_templates, _me(principal), vectors, actor=principal.actor()
-    )
-    await run_in_threadpool(
-        _registered, request, principal, "correction", f"photos retaken: {len(ids)} templates"
+        st.runtime.vault.replace_templates,
+        _me(principal),
+        vectors,
+        actor=principal.actor(),
+        self_service=_asked(request, "correction", f"photos retaken: {len(vectors)} templates"),
     )
     return TemplatesReplaced(customer=_me(principal), templates=len(ids))
 
@@ -105,9 +104,11 @@ def erase_me(request: Request, principal: Caller) -> Erased:
     """Erase everything: my key is destroyed, my templates can never be read again."""
     st = app_state(request)
     result = st.runtime.vault.erase(
-        _me(principal), reason="customer request", actor=principal.actor()
+        _me(principal),
+        reason="customer request",
+        actor=principal.actor(),
+        # Recorded only when this call erases (not when the guest was erased already).
+        self_service=_asked(request, "erasure", "erased: data key destroyed (crypto-shred)"),
     )
     st.metrics.erasures.inc()
-    if not result.already_erased:
-        _registered(request, principal, "erasure", "erased: data key destroyed (crypto-shred)")
     return Erased.model_validate(erasure_json(result, with_receipt=True))

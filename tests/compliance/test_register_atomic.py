@@ -1,0 +1,305 @@
+"""What a guest does on their own page and its entry in the register of data-subject
+requests are one transaction, on the engine under test: a withdrawal, an objection, a
+photo retake and an erasure commit together with their register entry or not at all.
+
+The fault is real: a trigger on the register's table makes the database refuse the entry
+inside the action's transaction, and the action must then not have happened (consent
+still active, templates unchanged, customer not erased, nothing in the audit log). With
+the trigger gone, the same request does both. And a ``facekeep serve`` killed (SIGKILL)
+right after the action commits, where the register entry used to be written in a second
+transaction, keeps the entry after its restart."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import Engine, text
+
+from api import credentials
+from api.app import create_app
+from api.operations import enroll_vectors
+from api.runtime import init_data_dir, open_runtime
+from api.settings import Settings
+from tests.support import launch_server
+from tests.support.faces import FakeEmbedder
+from vault import SYSTEM, ConsentRequest, read_events
+from vault.requests import RequestRegister
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+VENUE = "hoa-sen-1"
+ERASED = "erased: data key destroyed (crypto-shred)"
+
+
+def _vector(seed: int) -> Any:
+    vector = np.random.default_rng(seed).normal(size=128)
+    return vector / np.linalg.norm(vector)
+
+
+def _png(seed: int) -> bytes:
+    """A small real PNG, distinct per seed (the fake embedder knows it by its bytes)."""
+    pixels = np.random.default_rng(seed).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")
+    return out.getvalue()
+
+
+RETAKE = _png(1)  # a new photo of the guest: the fake embedder answers their own vector
+
+
+def _consent() -> ConsentRequest:
+    return ConsentRequest(
+        purposes=("checkin", "marketing"),
+        venues=(VENUE,),
+        notice_text="Thông báo thử nghiệm",
+        notice_version="v2",
+        lang="vi",
+        method="test",
+        device="test",
+    )
+
+
+def _fake() -> FakeEmbedder:
+    fake = FakeEmbedder()
+    fake.add(RETAKE, lambda: _vector(0))
+    return fake
+
+
+def _prepare(data_dir: Path) -> tuple[str, str]:
+    """A deployment in ``data_dir`` with one guest (the vector of seed 0) who has an
+    access code: (customer id, access code)."""
+    settings = Settings(data_dir=data_dir)
+    init_data_dir(settings)
+    runtime = open_runtime(settings, embedder=_fake())
+    try:
+        vault = runtime.vault
+        credentials.ensure_venue(vault.engine, VENUE, "Karaoke Hoa Sen 1", vault.now(), SYSTEM)
+        result = enroll_vectors(runtime, [_vector(0)], _consent(), actor=SYSTEM)
+    finally:
+        runtime.close()
+    return result.enrolment.customer_id, result.access_code
+
+
+@dataclass
+class Site:
+    """A running app (in-process) with one guest, and the vault it serves."""
+
+    client: TestClient
+    runtime: Any
+    customer: str
+    code: str
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.vault.engine  # type: ignore[no-any-return]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.code}"}
+
+    def state(self) -> dict[str, Any]:
+        """What an action could change: the customer's status, their consents' purposes,
+        their templates and key, the audit log and the register."""
+        view = self.runtime.vault.show(self.customer)
+        return {
+            "status": view.status,
+            "key_state": view.key_state,
+            "templates": sorted(t.template_id for t in view.templates),
+            "purposes": sorted(
+                (p.purpose, p.revoked_at is None) for c in view.consents for p in c.purposes
+            ),
+            "events": [e.action for e in read_events(self.engine)],
+            "register": RequestRegister(self.engine).find(customer_id=self.customer),
+        }
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    data_dir = tmp_path / "data"
+    customer, code = _prepare(data_dir)
+    app = create_app(Settings(data_dir=data_dir), embedder=_fake())
+    # No hook failing on 5xx: a refused register entry is a server error by design.
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Site(client, app.state.facekeep.runtime, customer, code)
+
+
+def refuse_register(engine: Engine) -> None:
+    """Make the database refuse every new register entry (a trigger that raises)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_request BEFORE INSERT ON subject_requests "
+                    "BEGIN SELECT RAISE(ABORT, 'the register refuses'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_request() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'the register refuses'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_request BEFORE INSERT ON subject_requests "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_request()"
+                )
+            )
+
+
+def accept_register(engine: Engine) -> None:
+    """Drop the trigger of :func:`refuse_register`."""
+    with engine.begin() as conn:
+        on = "" if conn.dialect.name == "sqlite" else " ON subject_requests"
+        conn.execute(text(f"DROP TRIGGER refuse_request{on}"))
+
+
+Action = Callable[[Site], httpx.Response]
+
+ACTIONS: dict[str, Action] = {
+    "withdrawal": lambda s: s.client.post(
+        "/v1/me/revoke", json={"purpose": "checkin"}, headers=s.headers
+    ),
+    "objection": lambda s: s.client.post(
+        "/v1/me/objections", json={"purpose": "marketing"}, headers=s.headers
+    ),
+    "correction": lambda s: s.client.put(
+        "/v1/me/templates",
+        files=[("image", ("retake.png", RETAKE, "image/png"))],
+        headers=s.headers,
+    ),
+    "erasure": lambda s: s.client.delete("/v1/me", headers=s.headers),
+}
+
+# What each action records: (purpose, outcome) of its register entry, and the audit
+# event of the action itself.
+RECORDED = {
+    "withdrawal": ("checkin", "withdrawn: checkin", "consent.revoke"),
+    "objection": ("marketing", "objection: marketing", "consent.revoke"),
+    "correction": (None, "photos retaken: 1 templates", "templates.replace"),
+    "erasure": (None, ERASED, "erase.begin"),
+}
+
+
+@pytest.mark.parametrize("kind", list(ACTIONS))
+def test_a_refused_register_entry_undoes_the_action(site: Site, kind: str) -> None:
+    before = site.state()
+    assert before["status"] == "active" and before["key_state"] == "active"
+    assert before["register"] == []
+    refuse_register(site.engine)
+    r = ACTIONS[kind](site)
+    assert r.status_code >= 500, r.text
+    assert "the register refuses" not in r.text  # no database detail in an answer
+    # Nothing happened: same consents, templates, key and status, nothing logged; the
+    # access code still opens the guest's page.
+    assert site.state() == before
+    assert site.client.get("/v1/me", headers=site.headers).status_code == 200
+    # The guest still matches where they consented (the index was not touched either).
+    hit = site.runtime.vault.match(_vector(0), purpose="checkin", venue=VENUE, actor=SYSTEM)
+    assert hit is not None and hit.customer_id == site.customer
+
+
+@pytest.mark.parametrize("kind", list(ACTIONS))
+def test_the_action_and_its_register_entry_happen_together(site: Site, kind: str) -> None:
+    before = site.state()
+    refuse_register(site.engine)
+    assert ACTIONS[kind](site).status_code >= 500
+    accept_register(site.engine)
+    r = ACTIONS[kind](site)
+    assert r.status_code == 200, r.text
+    after = site.state()
+    purpose, outcome, action = RECORDED[kind]
+    [entry] = after["register"]
+    assert (entry.kind, entry.channel, entry.status) == (kind, "self-service", "completed")
+    assert (entry.purpose, entry.outcome, entry.customer_id) == (purpose, outcome, site.customer)
+    assert entry.received_at == entry.acknowledged_at == entry.completed_at
+    assert entry.recorded_by == f"customer:{site.customer}"
+    new = after["events"][len(before["events"]) :]
+    assert action in new and new.count("request.open") == new.count("request.complete") == 1
+    if kind == "withdrawal":
+        assert ("checkin", False) in after["purposes"] and ("marketing", True) in after["purposes"]
+    elif kind == "objection":
+        assert ("marketing", False) in after["purposes"] and ("checkin", True) in after["purposes"]
+    elif kind == "correction":
+        assert len(after["templates"]) == 1 and after["templates"] != before["templates"]
+    else:
+        assert (after["status"], after["key_state"]) == ("erased", "destroyed")
+        assert all(not active for _, active in after["purposes"])
+        # Erasing again changes nothing and records nothing more.
+        assert site.runtime.vault.erase(site.customer, reason="again", actor=SYSTEM).already_erased
+        assert len(site.state()["register"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("point", "kind", "operate"),
+    [
+        (
+            "revoke.after_commit",
+            "withdrawal",
+            lambda c, h: c.post("/v1/me/revoke", json={"purpose": "checkin"}, headers=h),
+        ),
+        ("erase.after_begin", "erasure", lambda c, h: c.delete("/v1/me", headers=h)),
+    ],
+)
+def test_a_crash_right_after_the_action_commits_keeps_its_register_entry(
+    tmp_path: Path, point: str, kind: str, operate: Callable[..., httpx.Response]
+) -> None:
+    data_dir = tmp_path / "data"
+    customer, code = _prepare(data_dir)
+    env = {k: v for k, v in os.environ.items() if k != "FACEKEEP_DATA_DIR"}
+    env["FACEKEEP_RETENTION_INTERVAL_SECONDS"] = "0"
+    server = launch_server(data_dir, env={**env, "FACEKEEP_FAULT_POINT": point})
+    with server, httpx.Client(base_url=server.url, timeout=120) as client:
+        with pytest.raises(httpx.TransportError):
+            operate(client, {"Authorization": f"Bearer {code}"})
+        assert server.wait_exit(60) == -9  # killed at the point, as a crash would
+    launch_server(data_dir, env=env).stop()  # a start recovers what the crash left
+    runtime = open_runtime(Settings(data_dir=data_dir), embedder=_fake())
+    try:
+        view = runtime.vault.show(customer)
+        [entry] = RequestRegister(runtime.vault.engine).find(customer_id=customer)
+    finally:
+        runtime.close()
+    assert (entry.kind, entry.status) == (kind, "completed")
+    if kind == "erasure":
+        assert (view.status, view.key_state, entry.outcome) == ("erased", "destroyed", ERASED)
+    else:
+        revoked = {p.purpose for c in view.consents for p in c.purposes if p.revoked_at}
+        assert revoked == {"checkin"} and entry.outcome == "withdrawn: checkin"
+
+
+def test_an_erasure_already_under_way_is_recorded_when_it_completes(site: Site) -> None:
+    """A customer left ``erasing`` (a crash after the erasure began) and erased now: the
+    entry is written in the transaction that marks them erased, after its receipt."""
+    with site.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE customers SET status = 'erasing' WHERE customer_id = :c"),
+            {"c": site.customer},
+        )
+    vault = site.runtime.vault
+    asked = RequestRegister(site.engine).self_service(kind="erasure", outcome=ERASED)
+    done = vault.erase(site.customer, reason="customer request", actor=SYSTEM, self_service=asked)
+    assert not done.already_erased
+    after = site.state()
+    assert after["status"] == "erased"
+    [entry] = after["register"]
+    assert (entry.kind, entry.status, entry.outcome) == ("erasure", "completed", ERASED)
+    assert after["events"][-4:] == [
+        "erase.complete",
+        "receipt.destruction",
+        "request.open",
+        "request.complete",
+    ]
