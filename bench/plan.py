@@ -34,6 +34,7 @@ class Plan:
     enrol_s: float
     erase_trials: int
     hostile_reps: int
+    eval_people: int | None  # of faces-asia's people, the first this many (None: all)
 
     @classmethod
     def make(cls, quick: bool, smoke: bool = False) -> Plan:
@@ -74,6 +75,7 @@ class Plan:
             enrol_s=pick(2.0, 4.0, 20.0),
             erase_trials=pick(5, 15, 150),
             hostile_reps=pick(1, 1, 3),
+            eval_people=pick(24, None, None),
         )
 
 
