@@ -254,11 +254,14 @@
 
   // ------------------------------------------------------------------ loading
 
+  let loads = 0; // loads begun: an older one answering late must not redraw newer data
+
   async function load(focus) {
     if (!staff()) {
       showLogin('');
       return;
     }
+    const mine = ++loads;
     let requests;
     let breaches;
     try {
@@ -267,7 +270,9 @@
         api('GET', '/v1/requests' + due, { token: staff() }),
         api('GET', '/v1/breaches', { token: staff() }),
       ]);
+      if (mine !== loads) return;
     } catch (err) {
+      if (mine !== loads) return;
       if (err.status === 401 || err.status === 403) store.del('staffKey');
       showLogin(errorText(err));
       return;
