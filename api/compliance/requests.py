@@ -3,28 +3,18 @@ objection or a restriction withdraws consent (the face stops matching before the
 returns), an erasure crypto-shreds the customer's key, an access request answers with
 everything held about the customer. A correction needs new photos, so staff say what they
 did. Requests made on the guest's own page are recorded already completed, by the vault
-action that carries them out, in its transaction (:func:`self_service`)."""
+action that carries them out, in its transaction (:class:`vault.requests.SelfService`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.compliance import request_register
 from api.runtime import Runtime
 from api.views import customer_json, erasure_json, match_history, revocations
 from vault import Actor, CustomerErased, InvalidRequest
-from vault.requests import RequestRegister, SelfService, SubjectRequest
+from vault.requests import RequestRegister, SubjectRequest
 
 ERASURE_REASON = "data-subject request"
-
-
-def self_service(
-    runtime: Runtime, *, kind: str, outcome: str, purpose: str | None = None
-) -> SelfService:
-    """A request the guest makes on their own page, on the configured deadlines: the vault
-    action that carries it out (given it as ``self_service=``) records it in the register,
-    completed, in the action's own transaction."""
-    return request_register(runtime).self_service(kind=kind, outcome=outcome, purpose=purpose)
 
 
 def carry_out(

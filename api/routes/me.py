@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.answers import Erased, MyData, Objected, Revoked, TemplatesReplaced
 from api.auth import Principal, roles
-from api.compliance.requests import self_service
+from api.compliance import request_register
 from api.deps import Caller
 from api.forms import files, read_multipart
 from api.schemas import TEMPLATES_BODY, ObjectionIn, RevokeIn
@@ -30,7 +30,8 @@ def _asked(request: Request, kind: str, outcome: str, purpose: str | None = None
     """The request the guest makes on their page, for the vault action that carries it out
     to record in the register of data-subject requests, completed, in its own transaction
     (so the register has it exactly when the action happened)."""
-    return self_service(app_state(request).runtime, kind=kind, outcome=outcome, purpose=purpose)
+    register = request_register(app_state(request).runtime)
+    return register.self_service(kind=kind, outcome=outcome, purpose=purpose)
 
 
 @router.get("/v1/me", **roles("customer"))
