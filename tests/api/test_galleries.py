@@ -105,7 +105,7 @@ def test_ineligible_faces_look_like_strangers_at_100k_templates(
     make_service: Callable[..., Any], clock_type: type, tmp_path: Path
 ) -> None:
     """Every category answers exactly what a stranger gets, by the same path (no exact
-    scan behind the approximate index), in the same time (medians of interleaved
+    scan behind the approximate index), in the same time (distributions of interleaved
     requests), with the kiosk's gallery served by the approximate index over 100k
     templates."""
     clock = clock_type()
@@ -185,12 +185,12 @@ def test_ineligible_faces_look_like_strangers_at_100k_templates(
     assert fallbacks() == scans
     stranger = shapes["stranger"]
     assert len(stranger) == 1 and next(iter(stranger))[:2] == (200, b'{"match":false}'), stranger
-    base = statistics.median(times["stranger"])
     rows = [
         {
             "category": category,
             "median_ms": statistics.median(times[category]) * 1e3,
             "q3_ms": statistics.quantiles(times[category], n=4)[2] * 1e3,
+            "slower_than_stranger": slower_share(times[category], times["stranger"]),
         }
         for category in times
     ]
@@ -198,7 +198,19 @@ def test_ineligible_faces_look_like_strangers_at_100k_templates(
     (ARTIFACTS / "indistinguishable-timing.json").write_text(json.dumps(rows, indent=2))
     for row in rows[1:]:
         assert shapes[row["category"]] == stranger, row
-        # Same work: the durable audit commit of every answer dominates and varies with
-        # the machine, so the bound on medians is loose (the path itself is checked
-        # exactly above); upper quartiles are recorded for the reader.
-        assert abs(row["median_ms"] / 1e3 - base) <= max(0.003, 0.4 * base), row
+        # Same work, so the same distribution of times. A stranger's answer takes ~4 ms
+        # or ~10 ms by whether the durable audit commit waits, so medians jump between the
+        # two (two equal categories were seen 4 ms apart): compare whole distributions.
+        # With equal ones, the share of (category, stranger) pairs in which the category
+        # was slower is 0.5 with a standard deviation of 0.04 at 100 samples each; 0.3 to
+        # 0.7 is five of them. The path itself is checked exactly above.
+        assert 0.3 <= row["slower_than_stranger"] <= 0.7, rows
+
+
+def slower_share(sample: list[float], baseline: list[float]) -> float:
+    """The share of (sample, baseline) pairs in which the sample took longer (ties count
+    half): the Mann-Whitney statistic over the number of pairs, 0.5 for equal
+    distributions."""
+    a = np.asarray(sample)[:, None]
+    b = np.asarray(baseline)[None, :]
+    return float(((a > b).sum() + 0.5 * (a == b).sum()) / (a.size * b.size))
