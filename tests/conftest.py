@@ -78,7 +78,6 @@ NEUTRAL_IN_POSTGRESQL_PASS = (
     "tests/keys/test_kek_pkcs11.py",
     "tests/keys/test_kek_transit.py",
     "tests/reliability/test_hostile_images.py",
-    "tests/reliability/test_key_hygiene.py",
 )
 _ROOT = Path(__file__).resolve().parent.parent
 
