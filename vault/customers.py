@@ -36,7 +36,7 @@ from vault.likeness import require_one_person, require_same_person
 from vault.loading import IndexLoader
 from vault.receipting import Receipts
 from vault.replication import ChangeFeed
-from vault.requests import SelfService
+from vault.request_entries import RegisterEntry
 from vault.results import CustomerView, Enrolment, Revocation, TemplateInfo
 from vault.store import ACTIVE, ERASED, ERASING, VaultStore
 from vault.templates import check_embeddings, seal_template, template_context
@@ -163,11 +163,11 @@ class Registrar:
         actor: Actor,
         purpose: str | None = None,
         reason: str = "withdrawn",
-        self_service: SelfService | None = None,
+        register_entry: RegisterEntry | None = None,
     ) -> Revocation:
         """Withdraw one purpose (or all) of every consent; effective before this returns.
-        ``self_service``: the guest's request this carries out, recorded in the register
-        in the same transaction."""
+        ``register_entry``: the data-subject request this carries out (the guest's own, or
+        one staff carry out), recorded in the register in the same transaction."""
         if purpose is not None and purpose not in PURPOSES:
             raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
         with self._lock:
@@ -187,8 +187,8 @@ class Registrar:
                         "revoked": [list(r) for r in revoked],
                     },
                 )
-                if self_service is not None:
-                    self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
+                if register_entry is not None:
+                    register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
                 self._fault("revoke.before_commit")
             self._fault("revoke.after_commit")
             self.loader.refresh_grants(customer_id)
@@ -203,7 +203,7 @@ class Registrar:
         *,
         actor: Actor,
         unverified_ok: bool = False,
-        self_service: SelfService | None = None,
+        register_entry: RegisterEntry | None = None,
     ) -> tuple[str, ...]:
         """Replace a customer's templates with new photos of the same person (a retake).
 
@@ -212,7 +212,7 @@ class Registrar:
         Otherwise :class:`FacesDiffer`, and nothing changes. Without a template of the
         vault's current model (the vault changed engine) nothing can be compared:
         :class:`ReenrolAtCounter`, unless ``unverified_ok`` (staff, who see the person);
-        the audit event records whether the new face was ``verified``. ``self_service``:
+        the audit event records whether the new face was ``verified``. ``register_entry``:
         the guest's request this carries out, recorded in the register in the same
         transaction.
         """
@@ -234,8 +234,8 @@ class Registrar:
                     customer_id=customer_id,
                     details={"removed": old, "added": len(sealed), "verified": verified},
                 )
-                if self_service is not None:
-                    self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
+                if register_entry is not None:
+                    register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
             checkpoint_truncate(self.store.engine)
             self.loader.index_customer(customer_id, vectors)
         return tuple(tid for tid, _ in sealed)

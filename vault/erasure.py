@@ -22,7 +22,7 @@ from vault.errors import AuditInconsistent, CustomerNotFound, InvalidRequest
 from vault.loading import IndexLoader
 from vault.receipting import Receipts
 from vault.replication import ChangeFeed
-from vault.requests import SelfService
+from vault.request_entries import RegisterEntry
 from vault.results import Erasure
 from vault.store import ACTIVE, ERASED, ERASING, VaultStore
 
@@ -71,18 +71,19 @@ class Eraser:
         *,
         reason: str,
         actor: Actor,
-        self_service: SelfService | None = None,
+        register_entry: RegisterEntry | None = None,
     ) -> Erasure:
         """Revoke everything and destroy the customer's key. Idempotent.
 
-        ``self_service``: the guest's request this carries out, recorded in the register
+        ``register_entry``: the data-subject request this carries out (the guest's own, or
+        one staff carry out), recorded in the register
         in the transaction that commits the erasure (the one marking the customer
         ``erasing``, which a restart completes; or, when an erase was already under way,
         the one marking them ``erased``); not recorded when they were erased already."""
         reason = (reason or "").strip()
         if not reason or len(reason) > 200:
             raise InvalidRequest("a reason (1-200 characters) is required", code="invalid_reason")
-        unrecorded = self_service  # until the transaction that commits the erasure
+        unrecorded = register_entry  # until the transaction that commits the erasure
         with self._lock:
             now = self._clock()
             with writing(self.store.engine) as conn:
@@ -92,9 +93,9 @@ class Eraser:
                 if row.status == ERASED:
                     return self._erasure_of(row, already=True)
                 if row.status == ACTIVE:
-                    if self_service is not None:
+                    if register_entry is not None:
                         # Before erase.begin, which erase.complete and its receipt follow.
-                        self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
+                        register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
                         unrecorded = None
                     self.store.revoke(conn, customer_id, None, "erasure", now)
                     self.store.update_customer(
@@ -128,7 +129,7 @@ class Eraser:
         return done
 
     def _finish(
-        self, customer_id: str, actor: Actor, self_service: SelfService | None = None
+        self, customer_id: str, actor: Actor, register_entry: RegisterEntry | None = None
     ) -> Erasure:
         try:
             destruction = self.keys.destroy(customer_id, reason="erasure")
@@ -170,8 +171,8 @@ class Eraser:
                 log_index=seq,
                 actor=actor,
             )
-            if self_service is not None:  # after the receipt, which follows erase.complete
-                self_service.record(conn, customer_id=customer_id, actor=actor, now=now)
+            if register_entry is not None:  # after the receipt, which follows erase.complete
+                register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
         sign_head_after_change(self.audit)
         return Erasure(
             customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt

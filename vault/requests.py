@@ -3,298 +3,73 @@ erasure and restriction, each with the date received and the deadlines the confi
 rules give it (by default: acknowledge within 2 working days, complete within 15 days).
 
 Requests made on the guest's own page are recorded already completed, by the vault action
-that carries them out and in its transaction (:class:`SelfService`), so the register
-never misses an action done nor lists one undone; requests made at the counter, by
-telephone or by letter are entered by staff and completed later. Every change is an audit
-event written in the same transaction.
+that carries them out and in its transaction (:class:`SelfService`); requests made at the
+counter, by telephone or by letter are entered by staff and completed later, by the vault
+action that carries them out where there is one, again in its transaction
+(:class:`Completion`). So the register never misses an action done nor lists one undone.
+Every change is an audit event written in the same transaction.
+
+What a request is lives in :mod:`vault.request_model`, the entries written in another
+action's transaction in :mod:`vault.request_entries`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Engine, select
 
 from dbkit import writing
-from vault.audit import Actor, append_event
+from vault.audit import Actor
 from vault.config import Clock, utcnow
-from vault.consent import PURPOSES, check_id
-from vault.errors import InvalidRequest, VaultError
+from vault.errors import InvalidRequest
 from vault.models import subject_requests
+from vault.request_entries import (
+    Completion,
+    RegisterEntry,
+    SelfService,
+    close_request,
+    insert_request,
+    new_request,
+)
+from vault.request_model import (
+    ACKNOWLEDGED,
+    ACTIONS,
+    CHANNELS,
+    COMPLETED,
+    KINDS,
+    MAX_TEXT,
+    OPEN,
+    PENDING,
+    REFUSED,
+    RequestClosed,
+    RequestNotFound,
+    RequestRules,
+    SubjectRequest,
+    from_row,
+)
 
-KINDS = ("access", "correction", "withdrawal", "objection", "erasure", "restriction")
-CHANNELS = ("self-service", "counter", "phone", "letter", "email", "authority")
-OPEN, ACKNOWLEDGED, COMPLETED, REFUSED = "open", "acknowledged", "completed", "refused"
-PENDING = (OPEN, ACKNOWLEDGED)
-# Audit actions of the register; they change nothing a match index depends on.
-ACTIONS = frozenset({"request.open", "request.acknowledge", "request.complete", "request.refuse"})
-MAX_TEXT = 2000
-
-
-class RequestNotFound(VaultError):
-    """No request with this id."""
-
-    code = "request_not_found"
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__(f"no request {request_id!r}")
-
-
-class RequestClosed(VaultError):
-    """The request was already completed or refused."""
-
-    code = "request_closed"
-
-    def __init__(self, request_id: str, status: str) -> None:
-        super().__init__(f"request {request_id!r} is already {status}")
-
-
-@dataclass(frozen=True)
-class RequestRules:
-    """How deadlines are counted. Working days skip Saturdays, Sundays and ``holidays``,
-    counted in the venues' local time (``utc_offset``); a deadline is the end of its day."""
-
-    ack_working_days: int = 2
-    complete_days: int = 15
-    utc_offset: timedelta = timedelta(hours=7)
-    holidays: frozenset[date] = field(default_factory=frozenset)
-
-    def _local_day(self, at: datetime) -> date:
-        return at.astimezone(timezone(self.utc_offset)).date()
-
-    def _end_of(self, day: date) -> datetime:
-        local = datetime.combine(day, time.max, tzinfo=timezone(self.utc_offset))
-        return local.replace(microsecond=0).astimezone(UTC)
-
-    def working_day(self, day: date) -> bool:
-        """Whether ``day`` is a working day."""
-        return day.weekday() < 5 and day not in self.holidays
-
-    def ack_due(self, received: datetime) -> datetime:
-        """End of the last working day on which the request may be acknowledged."""
-        day = self._local_day(received)
-        left = self.ack_working_days
-        while left > 0:
-            day += timedelta(days=1)
-            if self.working_day(day):
-                left -= 1
-        return self._end_of(day)
-
-    def complete_due(self, received: datetime) -> datetime:
-        """End of the last day on which the request may be completed."""
-        return self._end_of(self._local_day(received) + timedelta(days=self.complete_days))
-
-
-@dataclass(frozen=True)
-class SubjectRequest:
-    """One request in the register."""
-
-    request_id: str
-    kind: str
-    channel: str
-    customer_id: str | None
-    purpose: str | None
-    received_at: datetime
-    ack_due: datetime
-    due_at: datetime
-    acknowledged_at: datetime | None
-    completed_at: datetime | None
-    status: str
-    outcome: str | None
-    note: str | None
-    recorded_by: str
-
-    def late(self, now: datetime) -> list[str]:
-        """The deadlines this request has missed (``acknowledge``, ``complete``)."""
-        missed = []
-        acked = self.acknowledged_at or self.completed_at
-        if (acked or now) > self.ack_due:
-            missed.append("acknowledge")
-        if (self.completed_at or now) > self.due_at:
-            missed.append("complete")
-        return missed
-
-    def next_deadline(self) -> datetime | None:
-        """The next deadline of an open request (None once it is closed)."""
-        if self.status not in PENDING:
-            return None
-        return self.ack_due if self.status == OPEN else self.due_at
-
-    def to_json(self, now: datetime) -> dict[str, Any]:
-        """The request as JSON, with what is late and the time left."""
-        deadline = self.next_deadline()
-        return {
-            "request": self.request_id,
-            "kind": self.kind,
-            "channel": self.channel,
-            "customer": self.customer_id,
-            "purpose": self.purpose,
-            "status": self.status,
-            "received_at": self.received_at.isoformat(),
-            "acknowledge_by": self.ack_due.isoformat(),
-            "complete_by": self.due_at.isoformat(),
-            "acknowledged_at": _iso(self.acknowledged_at),
-            "completed_at": _iso(self.completed_at),
-            "outcome": self.outcome,
-            "note": self.note,
-            "recorded_by": self.recorded_by,
-            "late": self.late(now),
-            "next_deadline": _iso(deadline),
-            "hours_left": None if deadline is None else _hours(deadline - now),
-        }
-
-
-@dataclass(frozen=True)
-class SelfService:
-    """A request the guest makes on their own page, which facekeep carries out at once.
-
-    The vault action that carries it out (a withdrawal, a retake, an erasure) is given
-    this and calls :meth:`record` in its own transaction: the action and its register
-    entry commit together or not at all. Checked when made, so a bad one refuses the
-    action before anything is written."""
-
-    kind: str
-    outcome: str
-    purpose: str | None = None
-    rules: RequestRules = field(default_factory=RequestRules)
-    channel: str = "self-service"
-
-    def __post_init__(self) -> None:
-        _checked(self.kind, self.channel, None, self.purpose)
-        if not _text(self.outcome, "outcome"):
-            raise InvalidRequest("say what was done (outcome or reason)", code="invalid_outcome")
-
-    def record(self, conn: Connection, *, customer_id: str, actor: Actor, now: datetime) -> str:
-        """Record the request, received and completed at ``now``, in ``conn``'s transaction,
-        with the register's audit events (``request.open``, ``request.complete``); returns
-        its id."""
-        values = _new_request(
-            self.rules,
-            kind=self.kind,
-            channel=self.channel,
-            customer_id=customer_id,
-            purpose=self.purpose,
-            received=now,
-            actor=actor,
-        )
-        values.update(
-            status=COMPLETED,
-            acknowledged_at=now,
-            completed_at=now,
-            outcome=_text(self.outcome, "outcome"),
-        )
-        _insert(conn, values, actor=actor, now=now)
-        _log_close(conn, SubjectRequest(**values), actor=actor, action="request.complete", now=now)
-        return str(values["request_id"])
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _hours(delta: timedelta) -> float:
-    return round(delta.total_seconds() / 3600, 1)
-
-
-def _text(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if len(value) > MAX_TEXT or "\x00" in value:
-        raise InvalidRequest(f"{name} must be at most {MAX_TEXT} characters, without NUL")
-    return value or None
-
-
-def _row(row: Any) -> SubjectRequest:
-    return SubjectRequest(**{c: getattr(row, c) for c in subject_requests.c.keys()})  # noqa: SIM118
-
-
-def _checked(
-    kind: str, channel: str, customer_id: str | None, purpose: str | None
-) -> dict[str, Any]:
-    if kind not in KINDS:
-        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", code="invalid_kind")
-    if channel not in CHANNELS:
-        raise InvalidRequest(
-            f"channel must be one of {', '.join(CHANNELS)}", code="invalid_channel"
-        )
-    if purpose is not None and purpose not in PURPOSES:
-        raise InvalidRequest(f"unknown purpose {purpose!r}", code="invalid_purpose")
-    if customer_id is not None:
-        check_id(customer_id, "customer")
-    return {"kind": kind, "channel": channel, "customer_id": customer_id, "purpose": purpose}
-
-
-def _new_request(
-    rules: RequestRules,
-    *,
-    kind: str,
-    channel: str,
-    customer_id: str | None,
-    purpose: str | None,
-    received: datetime,
-    actor: Actor,
-    note: str | None = None,
-) -> dict[str, Any]:
-    """The row of a request just received, open, with its deadlines."""
-    values = _checked(kind, channel, customer_id, purpose)
-    values.update(
-        request_id="dsr_" + secrets.token_hex(8),
-        received_at=received,
-        ack_due=rules.ack_due(received),
-        due_at=rules.complete_due(received),
-        acknowledged_at=None,
-        completed_at=None,
-        status=OPEN,
-        outcome=None,
-        note=_text(note, "note"),
-        recorded_by=f"{actor.role}:{actor.id}"[:80],
-    )
-    return values
-
-
-def _insert(conn: Connection, values: dict[str, Any], *, actor: Actor, now: datetime) -> None:
-    """Insert a request's row and its ``request.open`` event."""
-    conn.execute(subject_requests.insert().values(**values))
-    append_event(
-        conn,
-        ts=now,
-        actor=actor,
-        action="request.open",
-        customer_id=values["customer_id"],
-        details={
-            "request": values["request_id"],
-            "kind": values["kind"],
-            "channel": values["channel"],
-            "purpose": values["purpose"],
-            "received_at": values["received_at"].isoformat(),
-            "acknowledge_by": values["ack_due"].isoformat(),
-            "complete_by": values["due_at"].isoformat(),
-        },
-    )
-
-
-def _log_close(
-    conn: Connection, closed: SubjectRequest, *, actor: Actor, action: str, now: datetime
-) -> None:
-    """The audit event of a request acknowledged, completed or refused."""
-    append_event(
-        conn,
-        ts=now,
-        actor=actor,
-        action=action,
-        customer_id=closed.customer_id,
-        details={
-            "request": closed.request_id,
-            "kind": closed.kind,
-            "outcome": closed.outcome,
-            "late": closed.late(now),
-        },
-    )
+__all__ = [
+    "ACKNOWLEDGED",
+    "ACTIONS",
+    "CHANNELS",
+    "COMPLETED",
+    "KINDS",
+    "MAX_TEXT",
+    "OPEN",
+    "PENDING",
+    "REFUSED",
+    "Completion",
+    "RegisterEntry",
+    "RequestClosed",
+    "RequestNotFound",
+    "RequestRegister",
+    "RequestRules",
+    "SelfService",
+    "SubjectRequest",
+    "summary",
+]
 
 
 class RequestRegister:
@@ -337,7 +112,7 @@ class RequestRegister:
             )
         if received > now + timedelta(minutes=5):
             raise InvalidRequest("received_at is in the future", code="invalid_time")
-        values = _new_request(
+        values = new_request(
             self.rules,
             kind=kind,
             channel=channel,
@@ -348,7 +123,7 @@ class RequestRegister:
             note=note,
         )
         with writing(self.engine) as conn:
-            _insert(conn, values, actor=actor, now=now)
+            insert_request(conn, values, actor=actor, now=now)
         return self.get(values["request_id"])
 
     def record_completed(
@@ -415,44 +190,26 @@ class RequestRegister:
         outcome: str | None = None,
         customer_id: str | None = None,
     ) -> SubjectRequest:
-        now = self._clock()
-        outcome = _text(outcome, "outcome")
-        if action != "request.acknowledge" and not outcome:
-            raise InvalidRequest("say what was done (outcome or reason)", code="invalid_outcome")
         with writing(self.engine) as conn:
-            row = conn.execute(
-                select(subject_requests)
-                .where(subject_requests.c.request_id == request_id)
-                .with_for_update()
-            ).first()
-            if row is None:
-                raise RequestNotFound(request_id)
-            if row.status not in PENDING:
-                raise RequestClosed(request_id, row.status)
-            if customer_id is not None and row.customer_id not in (None, customer_id):
-                raise InvalidRequest("the request names another customer", code="invalid_customer")
-            values: dict[str, Any] = {}
-            if customer_id is not None:
-                values["customer_id"] = customer_id
-            if action == "request.acknowledge":
-                if row.status == ACKNOWLEDGED:
-                    return _row(row)
-                values.update(status=ACKNOWLEDGED, acknowledged_at=now)
-            else:
-                values.update(
-                    status=COMPLETED if action == "request.complete" else REFUSED,
-                    completed_at=now,
-                    acknowledged_at=row.acknowledged_at or now,
-                    outcome=outcome,
-                )
-            conn.execute(
-                update(subject_requests)
-                .where(subject_requests.c.request_id == request_id)
-                .values(**values)
+            close_request(
+                conn,
+                request_id,
+                actor=actor,
+                action=action,
+                now=self._clock(),
+                outcome=outcome,
+                customer_id=customer_id,
             )
-            closed = replace(_row(row), **values)
-            _log_close(conn, closed, actor=actor, action=action, now=now)
         return self.get(request_id)
+
+    def completion(self, request_id: str, *, outcome: str) -> Completion:
+        """The completion of a pending request, for the vault action that carries it out
+        to record in its transaction (checked now: an unknown or closed request refuses
+        the action before anything is done)."""
+        request = self.get(request_id)
+        if request.status not in PENDING:
+            raise RequestClosed(request_id, request.status)
+        return Completion(request_id, outcome)
 
     def get(self, request_id: str) -> SubjectRequest:
         """One request."""
@@ -462,7 +219,7 @@ class RequestRegister:
             ).first()
         if row is None:
             raise RequestNotFound(request_id)
-        return _row(row)
+        return from_row(row)
 
     def find(
         self,
@@ -479,7 +236,7 @@ class RequestRegister:
             query = query.where(subject_requests.c.customer_id == customer_id)
         query = query.order_by(subject_requests.c.received_at.desc()).limit(limit)
         with self.engine.connect() as conn:
-            found = [_row(r) for r in conn.execute(query)]
+            found = [from_row(r) for r in conn.execute(query)]
         far = datetime.max.replace(tzinfo=UTC)
         return sorted(found, key=lambda r: (r.next_deadline() or far, r.request_id))
 

@@ -2,8 +2,13 @@
 objection or a restriction withdraws consent (the face stops matching before the call
 returns), an erasure crypto-shreds the customer's key, an access request answers with
 everything held about the customer. A correction needs new photos, so staff say what they
-did. Requests made on the guest's own page are recorded already completed, by the vault
-action that carries them out, in its transaction (:class:`vault.requests.SelfService`)."""
+did.
+
+Where a vault action carries a request out, the request is completed by that action, in
+its transaction (:class:`vault.requests.Completion`): the register never lists a request
+completed whose action did not happen, nor an action done whose request is still open.
+Requests made on the guest's own page are recorded already completed the same way
+(:class:`vault.requests.SelfService`)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,10 @@ from typing import Any
 from api.runtime import Runtime
 from api.views import customer_json, erasure_json, match_history, revocations
 from vault import Actor, CustomerErased, InvalidRequest
-from vault.requests import RequestRegister, SubjectRequest
+from vault.requests import PENDING, RequestClosed, RequestRegister, SubjectRequest
 
 ERASURE_REASON = "data-subject request"
+ALREADY_ERASED = "nothing left to do: the customer's data was already erased"
 
 
 def carry_out(
@@ -29,47 +35,60 @@ def carry_out(
     """Do what a request asks (where facekeep can), then mark it completed with what was
     done. Returns the closed request and the result (for an access request: the data)."""
     request = register.get(request_id)
+    if request.status not in PENDING:
+        raise RequestClosed(request_id, request.status)
     customer = customer_id or request.customer_id
     if customer is None:
         raise InvalidRequest(
             "name the customer (after checking who the requester is)", code="invalid_customer"
         )
+    if request.customer_id not in (None, customer):
+        raise InvalidRequest("the request names another customer", code="invalid_customer")
     vault = runtime.vault
     result: dict[str, Any] = {}
-    done: str
-    try:
-        if request.kind in ("withdrawal", "objection", "restriction"):
-            purpose = request.purpose
-            if request.kind == "objection":
-                purpose = purpose or "marketing"
-            if request.kind == "restriction":
-                purpose = None
-            reason = {"withdrawal": "withdrawn", "objection": "objection"}.get(
-                request.kind, "restriction"
+    if request.kind in ("withdrawal", "objection", "restriction"):
+        purpose = request.purpose
+        if request.kind == "objection":
+            purpose = purpose or "marketing"
+        if request.kind == "restriction":
+            purpose = None
+        reason = {"withdrawal": "withdrawn", "objection": "objection"}.get(
+            request.kind, "restriction"
+        )
+        done = f"{reason}: {purpose or 'every purpose'} stopped"
+        entry = register.completion(request_id, outcome=_outcome(done, outcome))
+        try:
+            revoked = vault.revoke(
+                customer, purpose=purpose, reason=reason, actor=actor, register_entry=entry
             )
-            revoked = vault.revoke(customer, purpose=purpose, reason=reason, actor=actor)
-            result = {"revoked": revocations(revoked)}
-            done = f"{reason}: {purpose or 'every purpose'} stopped"
-        elif request.kind == "erasure":
-            erased = vault.erase(customer, reason=ERASURE_REASON, actor=actor)
-            result = erasure_json(erased)
-            done = "erased: data key destroyed (crypto-shred)"
-        elif request.kind == "access":
+        except CustomerErased:
+            done = ALREADY_ERASED
+        else:
+            return register.get(request_id), {"revoked": revocations(revoked)}
+    elif request.kind == "erasure":
+        done = "erased: data key destroyed (crypto-shred)"
+        entry = register.completion(request_id, outcome=_outcome(done, outcome))
+        erased = vault.erase(customer, reason=ERASURE_REASON, actor=actor, register_entry=entry)
+        if not erased.already_erased:
+            return register.get(request_id), erasure_json(erased)
+        result = erasure_json(erased)  # erased before: the register entry is written below
+    elif request.kind == "access":
+        try:
             result = customer_json(vault.show(customer), vault.now())
             result["matches"] = match_history(vault, customer)
             done = "everything held was given to the requester"
-        else:  # correction: new photos are taken at the counter or on the guest's page
-            if not outcome:
-                raise InvalidRequest(
-                    "say how the data was corrected (outcome)", code="invalid_outcome"
-                )
-            done = "corrected"
-    except CustomerErased:
-        done = "nothing left to do: the customer's data was already erased"
+        except CustomerErased:
+            done = ALREADY_ERASED
+    else:  # correction: new photos are taken at the counter or on the guest's page
+        if not outcome:
+            raise InvalidRequest("say how the data was corrected (outcome)", code="invalid_outcome")
+        done = "corrected"
     closed = register.complete(
-        request_id,
-        outcome=f"{done}; {outcome}" if outcome else done,
-        actor=actor,
-        customer_id=customer,
+        request_id, outcome=_outcome(done, outcome), actor=actor, customer_id=customer
     )
     return closed, result
+
+
+def _outcome(done: str, said: str | None) -> str:
+    """What was done, with what staff said."""
+    return f"{done}; {said}" if said else done

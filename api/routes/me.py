@@ -59,7 +59,7 @@ def revoke_me(request: Request, principal: Caller, body: RevokeIn | None = None)
         purpose=purpose,
         reason="withdrawn",
         actor=principal.actor(),
-        self_service=_asked(request, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose),
+        register_entry=_asked(request, "withdrawal", f"withdrawn: {purpose or 'all'}", purpose),
     )
     st.metrics.revocations.inc()
     return Revoked.model_validate(revoke_json(result, purpose))
@@ -74,7 +74,7 @@ def object_me(request: Request, body: ObjectionIn, principal: Caller) -> Objecte
         purpose=body.purpose,
         reason="objection",
         actor=principal.actor(),
-        self_service=_asked(request, "objection", f"objection: {body.purpose}", body.purpose),
+        register_entry=_asked(request, "objection", f"objection: {body.purpose}", body.purpose),
     )
     st.metrics.revocations.inc()
     return Objected.model_validate(
@@ -95,7 +95,7 @@ async def replace_my_templates(request: Request, principal: Caller) -> Templates
         _me(principal),
         vectors,
         actor=principal.actor(),
-        self_service=_asked(request, "correction", f"photos retaken: {len(vectors)} templates"),
+        register_entry=_asked(request, "correction", f"photos retaken: {len(vectors)} templates"),
     )
     return TemplatesReplaced(customer=_me(principal), templates=len(ids))
 
@@ -109,7 +109,7 @@ def erase_me(request: Request, principal: Caller) -> Erased:
         reason="customer request",
         actor=principal.actor(),
         # Recorded only when this call erases (not when the guest was erased already).
-        self_service=_asked(request, "erasure", "erased: data key destroyed (crypto-shred)"),
+        register_entry=_asked(request, "erasure", "erased: data key destroyed (crypto-shred)"),
     )
     st.metrics.erasures.inc()
     return Erased.model_validate(erasure_json(result, with_receipt=True))

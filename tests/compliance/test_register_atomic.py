@@ -24,16 +24,18 @@ import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from api import credentials
 from api.app import create_app
+from api.compliance.requests import carry_out
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
 from tests.support import launch_server
 from tests.support.faces import FakeEmbedder
-from vault import SYSTEM, ConsentRequest, read_events
-from vault.requests import RequestRegister
+from vault import SYSTEM, Actor, ConsentRequest, InvalidRequest, read_events
+from vault.requests import RequestClosed, RequestRegister
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -135,13 +137,14 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(client, app.state.facekeep.runtime, customer, code)
 
 
-def refuse_register(engine: Engine) -> None:
-    """Make the database refuse every new register entry (a trigger that raises)."""
+def refuse_register(engine: Engine, change: str = "INSERT") -> None:
+    """Make the database refuse every new register entry (``INSERT``) or every change to
+    one (``UPDATE``): a trigger that raises."""
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(
                 text(
-                    "CREATE TRIGGER refuse_request BEFORE INSERT ON subject_requests "
+                    f"CREATE TRIGGER refuse_request BEFORE {change} ON subject_requests "
                     "BEGIN SELECT RAISE(ABORT, 'the register refuses'); END"
                 )
             )
@@ -154,7 +157,7 @@ def refuse_register(engine: Engine) -> None:
             )
             conn.execute(
                 text(
-                    "CREATE TRIGGER refuse_request BEFORE INSERT ON subject_requests "
+                    f"CREATE TRIGGER refuse_request BEFORE {change} ON subject_requests "
                     "FOR EACH ROW EXECUTE FUNCTION refuse_request()"
                 )
             )
@@ -165,6 +168,8 @@ def accept_register(engine: Engine) -> None:
     with engine.begin() as conn:
         on = "" if conn.dialect.name == "sqlite" else " ON subject_requests"
         conn.execute(text(f"DROP TRIGGER refuse_request{on}"))
+        if conn.dialect.name != "sqlite":
+            conn.execute(text("DROP FUNCTION refuse_request()"))
 
 
 Action = Callable[[Site], httpx.Response]
@@ -291,7 +296,7 @@ def test_an_erasure_already_under_way_is_recorded_when_it_completes(site: Site) 
         )
     vault = site.runtime.vault
     asked = RequestRegister(site.engine).self_service(kind="erasure", outcome=ERASED)
-    done = vault.erase(site.customer, reason="customer request", actor=SYSTEM, self_service=asked)
+    done = vault.erase(site.customer, reason="customer request", actor=SYSTEM, register_entry=asked)
     assert not done.already_erased
     after = site.state()
     assert after["status"] == "erased"
@@ -303,3 +308,80 @@ def test_an_erasure_already_under_way_is_recorded_when_it_completes(site: Site) 
         "request.open",
         "request.complete",
     ]
+
+
+# -- requests staff carry out (counter, telephone, letter) ------------------------------
+
+DESK = Actor(role="admin", id="key_desk")
+# What staff carry out, as each kind's effect on the guest's consents and status.
+STAFF_KINDS = {
+    "withdrawal": ("checkin", [("checkin", False), ("marketing", True)], "active"),
+    "objection": (None, [("checkin", True), ("marketing", False)], "active"),
+    "restriction": (None, [("checkin", False), ("marketing", False)], "active"),
+    "erasure": (None, [("checkin", False), ("marketing", False)], "erased"),
+}
+
+
+def _staff_request(site: Site, kind: str) -> str:
+    purpose, _, _ = STAFF_KINDS[kind]
+    opened = RequestRegister(site.engine).open(
+        kind=kind, channel="counter", actor=DESK, customer_id=site.customer, purpose=purpose
+    )
+    return opened.request_id
+
+
+@pytest.mark.parametrize("kind", list(STAFF_KINDS))
+def test_a_request_staff_carry_out_is_completed_with_its_action_or_not_at_all(
+    site: Site, kind: str
+) -> None:
+    request_id = _staff_request(site, kind)
+    register = RequestRegister(site.engine)
+    before = site.state()
+    refuse_register(site.engine, "UPDATE")
+    with pytest.raises(DBAPIError, match="the register refuses"):
+        carry_out(site.runtime, register, request_id, actor=DESK)
+    # The register could not complete the request, so the action did not happen.
+    assert site.state() == before
+    assert register.get(request_id).status == "open"
+    accept_register(site.engine)
+
+    closed, result = carry_out(site.runtime, register, request_id, actor=DESK)
+    _, purposes, status = STAFF_KINDS[kind]
+    after = site.state()
+    assert (closed.status, after["status"], after["purposes"]) == ("completed", status, purposes)
+    assert result != {}
+    new = after["events"][len(before["events"]) :]
+    # The completion is written in the action's transaction: beside its event (before
+    # erase.begin, which erase.complete and its receipt follow).
+    if kind == "erasure":
+        assert new == ["request.complete", "erase.begin", "erase.complete", "receipt.destruction"]
+    else:
+        assert new == ["consent.revoke", "request.complete"]
+    with pytest.raises(RequestClosed):
+        carry_out(site.runtime, register, request_id, actor=DESK)
+
+
+def test_a_request_closed_meanwhile_undoes_the_action(site: Site) -> None:
+    """Staff A takes the request, staff B refuses it before A's withdrawal commits: the
+    withdrawal is not done (the completion, in its transaction, finds the request closed)."""
+    request_id = _staff_request(site, "withdrawal")
+    register = RequestRegister(site.engine)
+    completion = register.completion(request_id, outcome="withdrawn: checkin stopped")
+    register.refuse(request_id, reason="not the guest", actor=DESK)
+    before = site.state()
+    with pytest.raises(RequestClosed):
+        site.runtime.vault.revoke(
+            site.customer, purpose="checkin", actor=DESK, register_entry=completion
+        )
+    assert site.state() == before
+    assert ("checkin", True) in before["purposes"]
+
+
+def test_a_request_of_another_customer_is_refused_before_anything_is_done(site: Site) -> None:
+    register = RequestRegister(site.engine)
+    opened = register.open(kind="erasure", channel="letter", actor=DESK, customer_id="someone")
+    before = site.state()
+    with pytest.raises(InvalidRequest, match="another customer"):
+        carry_out(site.runtime, register, opened.request_id, actor=DESK, customer_id=site.customer)
+    assert site.state() == before
+    assert register.get(opened.request_id).status == "open"
