@@ -57,6 +57,9 @@ class Startup:
         self._max_backoff = max_backoff
         self._ready = threading.Event()
         self._stop = threading.Event()
+        # stop() and the hand-over to on_ready take turns: once stop() returns, on_ready
+        # has run or never will (a follower is never started on a closed runtime).
+        self._handover = threading.Lock()
         self._thread: threading.Thread | None = None
         self.attempts = 0
 
@@ -88,8 +91,10 @@ class Startup:
         self._thread.start()
 
     def stop(self) -> None:
-        """Give up a start still running (the process is shutting down)."""
-        self._stop.set()
+        """Give up a start still running (the process is shutting down): once this
+        returns, ``on_ready`` has run or never will."""
+        with self._handover:
+            self._stop.set()
 
     def _run(self) -> None:
         progress = self.runtime.vault.progress
@@ -118,7 +123,9 @@ class Startup:
                     "elapsed_s": progress.as_dict()["elapsed_s"],
                 },
             )
-            self._on_ready()
+            with self._handover:
+                if not self._stop.is_set():
+                    self._on_ready()
             return
 
 

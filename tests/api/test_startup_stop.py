@@ -1,0 +1,50 @@
+"""A server shut down while its index is still loading: the start finishing afterwards
+must not hand over (``on_ready`` starts the change follower, which would then run on a
+closed runtime, retrying against a database that is gone, until the process exits)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.runtime import init_data_dir, open_runtime
+from api.settings import Settings
+from api.startup import Startup
+from tests.support.faces import FakeEmbedder
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Any]:
+    settings = Settings(data_dir=tmp_path / "data")
+    init_data_dir(settings)
+    runtime = open_runtime(settings, embedder=FakeEmbedder())
+    yield runtime
+    runtime.close()
+
+
+def _started(before: set[threading.Thread]) -> threading.Thread:
+    [thread] = [t for t in threading.enumerate() if t not in before and t.name == "facekeep-start"]
+    return thread
+
+
+@pytest.mark.parametrize("stopped", [True, False])
+def test_on_ready_runs_only_for_a_start_not_given_up(runtime: Any, stopped: bool) -> None:
+    release = threading.Event()
+    handed_over: list[str] = []
+    startup = Startup(
+        runtime, start=lambda: release.wait(30), on_ready=lambda: handed_over.append("ready")
+    )
+    before = set(threading.enumerate())
+    startup.begin()
+    thread = _started(before)
+    if stopped:
+        startup.stop()  # the app shuts down mid-start
+    release.set()  # ...and the start finishes afterwards
+    thread.join(30)
+    assert not thread.is_alive()
+    assert startup.ready  # the index was built all the same
+    assert handed_over == ([] if stopped else ["ready"])
