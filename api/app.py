@@ -101,8 +101,11 @@ def create_app(
     state.kek_health = KekHealth(runtime.keys.kek, timeout=settings.kek_timeout_seconds)
 
     def follow() -> None:
-        interval = settings.follow_interval_seconds
-        state.follower = ChangeFollower(runtime.vault, interval=interval).start()
+        # One follower per app, however many times its lifespan is entered (a second
+        # one would be left running, unstopped, when the first was replaced).
+        if state.follower is None:
+            interval = settings.follow_interval_seconds
+            state.follower = ChangeFollower(runtime.vault, interval=interval).start()
 
     state.startup = (
         Startup(runtime, start=lambda: start_runtime(runtime), on_ready=follow)
@@ -133,6 +136,7 @@ def create_app(
             state.startup.stop()
             if state.follower is not None:
                 state.follower.stop()
+                state.follower = None
             state.images.close()
             runtime.close()
 

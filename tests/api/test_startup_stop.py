@@ -1,20 +1,28 @@
-"""A server shut down while its index is still loading: the start finishing afterwards
-must not hand over (``on_ready`` starts the change follower, which would then run on a
-closed runtime, retrying against a database that is gone, until the process exits)."""
+"""Starting and stopping the app leaves no change follower behind: a server shut down
+while its index is still loading must not hand over when the start finishes afterwards
+(``on_ready`` starts the follower, which would then run on a closed runtime, retrying
+against a database that is gone until the process exits), and an app whose lifespan is
+entered twice runs one follower, stopped at the end."""
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from api.app import create_app
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
 from api.startup import Startup
 from tests.support.faces import FakeEmbedder
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -48,3 +56,26 @@ def test_on_ready_runs_only_for_a_start_not_given_up(runtime: Any, stopped: bool
     assert not thread.is_alive()
     assert startup.ready  # the index was built all the same
     assert handed_over == ([] if stopped else ["ready"])
+
+
+def test_an_app_entered_twice_leaves_no_follower_running(tmp_path: Path) -> None:
+    """Two clients of one app (as tests open) enter its lifespan twice: one change
+    follower serves both, and none is left running once both have closed."""
+    settings = Settings(data_dir=tmp_path / "data")
+    init_data_dir(settings)
+    app = create_app(settings, embedder=FakeEmbedder())
+    before = set(threading.enumerate())
+
+    def followers() -> list[threading.Thread]:
+        return [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.name == "facekeep-changes" and t.is_alive()
+        ]
+
+    with TestClient(app) as first:
+        assert first.get("/readyz").status_code == 200
+        with TestClient(app) as second:
+            assert second.get("/readyz").status_code == 200
+            assert len(followers()) == 1
+    assert followers() == []
