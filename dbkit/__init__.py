@@ -1,6 +1,7 @@
 """Database plumbing shared by every store (key store, vault) and the service: engines
-with sane SQLite and PostgreSQL settings, write transactions, lock waits, UTC timestamps
-and the Alembic helpers. It imports no other facekeep package: it is the bottom layer."""
+with sane SQLite and PostgreSQL settings, write transactions, lock waits, UTC timestamps,
+the Alembic helpers and each store's named settings (:mod:`dbkit.settings`). It imports no
+other facekeep package: it is the bottom layer."""
 
 from dbkit.db import (
     DEFAULT_LOCK_WAIT,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 
-from dbkit import insert_ignore, writing
+from dbkit import writing
+from dbkit.settings import read_setting, record_setting_once, replace_setting
 from keys.tables import keystore_settings
 
 STORE_ID = "store_id"
@@ -19,21 +20,14 @@ def _new_id() -> str:
 
 def store_identity(engine: Engine, *, create: bool = True) -> str | None:
     """The id of the key store in ``engine`` (made on first use when ``create``)."""
-    with engine.connect() as conn:
-        value = conn.execute(
-            select(keystore_settings.c.value).where(keystore_settings.c.name == STORE_ID)
-        ).scalar_one_or_none()
-    if value is None and create:
-        with writing(engine) as conn:
-            insert_ignore(conn, keystore_settings, {"name": STORE_ID, "value": _new_id()}, ["name"])
-        return store_identity(engine, create=False)
-    return None if value is None else str(value)
+    if create:
+        return record_setting_once(engine, keystore_settings, STORE_ID, _new_id())
+    return read_setting(engine, keystore_settings, STORE_ID)
 
 
 def new_store_identity(engine: Engine) -> str:
     """Give the key store in ``engine`` a new id (see :meth:`KeyStore.new_identity`)."""
     value = _new_id()
     with writing(engine) as conn:
-        conn.execute(delete(keystore_settings).where(keystore_settings.c.name == STORE_ID))
-        conn.execute(insert(keystore_settings).values(name=STORE_ID, value=value))
+        replace_setting(conn, keystore_settings, STORE_ID, value)
     return value

@@ -21,6 +21,7 @@ from api.runtime import VAULT_MIGRATIONS, init_data_dir, open_runtime
 from api.settings import Settings
 from dbkit.schema import _config
 from enroll.engines import DLIB, SFACE
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 from vault.errors import ModelMismatch
 
@@ -51,15 +52,7 @@ def deployment(
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin",),
-        venues=(VENUE,),
-        notice_text="test notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE)
 
 
 def run_cli(settings: Settings, *args: str) -> dict[str, Any]:

@@ -15,9 +15,10 @@ import base64
 import json
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete
 
-from dbkit import insert_ignore, writing
+from dbkit import writing
+from dbkit.settings import read_setting, record_setting_once, replace_setting
 from vault.errors import RestoreIncomplete, SigningKeyMismatch
 from vault.models import vault_settings
 
@@ -37,17 +38,9 @@ AUDIT_KEY_SETTING = "audit_public_key"
 RESTORE_SETTING = "restore_pending"
 
 
-def _get(engine: Engine, name: str) -> str | None:
-    with engine.connect() as conn:
-        value: str | None = conn.execute(
-            select(vault_settings.c.value).where(vault_settings.c.name == name)
-        ).scalar_one_or_none()
-    return value
-
-
 def recorded_audit_key(engine: Engine) -> bytes | None:
     """The deployment's audit public key (raw Ed25519), or None before it is recorded."""
-    value = _get(engine, AUDIT_KEY_SETTING)
+    value = read_setting(engine, vault_settings, AUDIT_KEY_SETTING)
     return None if value is None else base64.b64decode(value)
 
 
@@ -55,17 +48,9 @@ def require_audit_key(engine: Engine, public_bytes: bytes, *, where: str) -> Non
     """Record ``public_bytes`` as the deployment's audit key if none is yet; otherwise
     raise :class:`SigningKeyMismatch` unless it is the recorded one. ``where`` says where
     this process keeps its key (for the instruction)."""
-    recorded = recorded_audit_key(engine)
-    if recorded is None:
-        with writing(engine) as conn:
-            insert_ignore(
-                conn,
-                vault_settings,
-                {"name": AUDIT_KEY_SETTING, "value": base64.b64encode(public_bytes).decode()},
-                ["name"],
-            )
-        recorded = recorded_audit_key(engine)
-    if recorded != public_bytes:
+    encoded = base64.b64encode(public_bytes).decode()
+    recorded = record_setting_once(engine, vault_settings, AUDIT_KEY_SETTING, encoded)
+    if base64.b64decode(recorded) != public_bytes:
         raise SigningKeyMismatch(
             f"this process's audit signing key ({where}) is not the one this deployment "
             "signs with: every replica must sign with the same key. Copy the key file from "
@@ -89,18 +74,12 @@ def missing_audit_key(engine: Engine, where: str) -> SigningKeyMismatch | None:
 def mark_restore_pending(engine: Engine, details: dict[str, Any]) -> None:
     """Mark the vault as a restored backup that must re-apply later erasures."""
     with writing(engine) as conn:
-        conn.execute(delete(vault_settings).where(vault_settings.c.name == RESTORE_SETTING))
-        insert_ignore(
-            conn,
-            vault_settings,
-            {"name": RESTORE_SETTING, "value": json.dumps(details, sort_keys=True)},
-            ["name"],
-        )
+        replace_setting(conn, vault_settings, RESTORE_SETTING, json.dumps(details, sort_keys=True))
 
 
 def restore_pending(engine: Engine) -> dict[str, Any] | None:
     """The restore mark's details, or None when the vault may serve."""
-    value = _get(engine, RESTORE_SETTING)
+    value = read_setting(engine, vault_settings, RESTORE_SETTING)
     return None if value is None else dict(json.loads(value))
 
 

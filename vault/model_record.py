@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine, exists, func, select, update
 
 from dbkit import insert_ignore, writing
+from dbkit.settings import read_setting, record_setting_once
 from vault.audit import Actor, append_event
 from vault.errors import ModelMismatch
 from vault.models import customers, templates, vault_settings
@@ -32,11 +33,7 @@ MODEL_VERSION_SETTING = "model_version"
 
 def recorded_model(engine: Engine) -> str | None:
     """The model version this vault serves, or None if none is recorded yet."""
-    with engine.connect() as conn:
-        value: str | None = conn.execute(
-            select(vault_settings.c.value).where(vault_settings.c.name == MODEL_VERSION_SETTING)
-        ).scalar_one_or_none()
-    return value
+    return read_setting(engine, vault_settings, MODEL_VERSION_SETTING)
 
 
 def require_model(engine: Engine, model_version: str, *, record: bool) -> str:
@@ -45,16 +42,11 @@ def require_model(engine: Engine, model_version: str, *, record: bool) -> str:
 
     Raises :class:`ModelMismatch` when the vault serves another model.
     """
-    recorded = recorded_model(engine)
-    if recorded is None and record:
-        with writing(engine) as conn:
-            insert_ignore(
-                conn,
-                vault_settings,
-                {"name": MODEL_VERSION_SETTING, "value": model_version},
-                ["name"],
-            )
-        recorded = recorded_model(engine)
+    recorded = (
+        record_setting_once(engine, vault_settings, MODEL_VERSION_SETTING, model_version)
+        if record
+        else recorded_model(engine)
+    )
     if recorded is None:
         recorded = model_version
     if recorded != model_version:

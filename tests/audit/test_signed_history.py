@@ -22,6 +22,7 @@ from api.runtime import Runtime, open_runtime
 from api.settings import Settings
 from tests.storage import query
 from tests.support import Clock
+from tests.support.consents import consent_request
 from vault import Actor, ConsentRequest
 from vault.errors import AuditInconsistent
 
@@ -29,15 +30,7 @@ STAFF = Actor(role="staff", id="desk-1")
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin",),
-        venues=("lobby",),
-        notice_text="notice",
-        notice_version="v1",
-        lang="en",
-        method="kiosk",
-        device="desk-1",
-    )
+    return consent_request("lobby", method="kiosk", device="desk-1")
 
 
 class Log:

@@ -33,6 +33,7 @@ from api.operations import enroll_vectors
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
 from tests.support import launch_server
+from tests.support.consents import consent_request
 from tests.support.faces import FakeEmbedder
 from vault import SYSTEM, Actor, ConsentRequest, InvalidRequest, read_events
 from vault.requests import RequestClosed, RequestRegister
@@ -62,14 +63,13 @@ RETAKE = _png(1)  # a new photo of the guest: the fake embedder answers their ow
 
 
 def _consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin", "marketing"),
-        venues=(VENUE,),
+    return consent_request(
+        VENUE,
+        "checkin",
+        "marketing",
         notice_text="Thông báo thử nghiệm",
         notice_version="v2",
         lang="vi",
-        method="test",
-        device="test",
     )
 
 

@@ -24,6 +24,7 @@ from keys import KekProvider, KeyDestroyed, KeyStore
 from keys.kek_pkcs11 import Pkcs11KekProvider
 from keys.kek_transit import TransitKekProvider
 from tests.support import free_port, stop_process, wait_ready
+from tests.support.consents import consent_request
 from vault import Actor, ConsentRequest, Vault
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -261,16 +262,7 @@ class Faces:
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin",),
-        venues=("venue-1",),
-        notice_text="We keep a template of your face to check you in.",
-        notice_version="2025-01",
-        lang="en",
-        method="kiosk",
-        device="kiosk-7",
-        expires_at=None,
-    )
+    return consent_request("venue-1", notice_version="2025-01", method="kiosk", device="kiosk-7")
 
 
 def open_vault(root: Path, kek: KekProvider) -> Vault:

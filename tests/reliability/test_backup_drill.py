@@ -18,21 +18,14 @@ import pytest
 
 from api.operations import enroll_vectors
 from keys import KeyDestroyed
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 
 VENUE = "hcm-1"
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin", "marketing"),
-        venues=(VENUE,),
-        notice_text="backup drill notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE, "checkin", "marketing")
 
 
 def matches(deployment: Any, vector: npt.NDArray[Any], purpose: str = "checkin") -> str | None:

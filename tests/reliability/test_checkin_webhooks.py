@@ -24,6 +24,7 @@ import pytest
 
 from api.operations import enroll_vectors
 from tests.storage import query, rows_containing
+from tests.support.consents import consent_request
 from tests.webhook_receiver import Receiver, readme_example
 from vault import SYSTEM, ConsentRequest
 from vault.checkins import new_secret
@@ -34,15 +35,7 @@ METRICS_TOKEN = "metrics-token-for-the-webhook-tests"
 
 
 def _consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin", "marketing"),
-        venues=(VENUE,),
-        notice_text="check-in hand-off test notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE, "checkin", "marketing")
 
 
 class Site:

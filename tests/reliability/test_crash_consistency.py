@@ -46,6 +46,7 @@ from sqlalchemy import select
 from api.operations import enroll_vectors
 from keys import KeyDestroyed, KeyNotFound
 from keys.store import wrapped_keys
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 from vault.models import consent_purposes, consents, customers, templates
 
@@ -68,15 +69,7 @@ def key_store_marks(point: str) -> Any:
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin", "marketing"),
-        venues=(VENUE,),
-        notice_text="crash test notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE, "checkin", "marketing")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from api.app import create_app
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir
 from api.settings import Settings
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 
 with warnings.catch_warnings():
@@ -79,15 +80,7 @@ class _ServerErrors(logging.Handler):
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin", "marketing"),
-        venues=(VENUE,),
-        notice_text="fuzz notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE, "checkin", "marketing")
 
 
 @dataclass

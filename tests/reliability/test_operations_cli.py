@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api.operations import enroll_vectors
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 
 ENGINE = os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite")
@@ -31,15 +32,7 @@ VENUE = "hcm-1"
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin",),
-        venues=(VENUE,),
-        notice_text="operations notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE)
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from api.operations import enroll_vectors
 from api.runtime import Runtime, init_data_dir, open_runtime
 from tests.keys.providers import BaoServer
 from tests.support import wait_until
+from tests.support.consents import consent_request
 from vault import SYSTEM, ConsentRequest
 
 VENUE = "hcm-1"
@@ -100,15 +101,7 @@ def proxy(bao: BaoServer) -> Iterator[HoldingProxy]:
 
 
 def consent() -> ConsentRequest:
-    return ConsentRequest(
-        purposes=("checkin",),
-        venues=(VENUE,),
-        notice_text="readiness notice",
-        notice_version="v1",
-        lang="en",
-        method="test",
-        device="test",
-    )
+    return consent_request(VENUE)
 
 
 @pytest.mark.faces
