@@ -19,6 +19,8 @@ REQUIRED = (
     "image_probe_http_p50_ms",
     "image_probe_http_p50_ms_sface",
     "image_probe_http_p50_ms_dlib",
+    "checkin_burst_answer_ms_p50",
+    "checkin_burst_answer_ms_max",
     "image_raw_encode_ms",
     "search_p99_ms_100k",
     "search_p99_ms_1m",
