@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -100,12 +101,15 @@ def create_app(
     runtime.keys.kek = MeasuredKek(runtime.keys.kek, state.metrics)
     state.kek_health = KekHealth(runtime.keys.kek, timeout=settings.kek_timeout_seconds)
 
+    one_follower = threading.Lock()
+
     def follow() -> None:
         # One follower per app, however many times its lifespan is entered (a second
         # one would be left running, unstopped, when the first was replaced).
-        if state.follower is None:
-            interval = settings.follow_interval_seconds
-            state.follower = ChangeFollower(runtime.vault, interval=interval).start()
+        with one_follower:
+            if state.follower is None:
+                interval = settings.follow_interval_seconds
+                state.follower = ChangeFollower(runtime.vault, interval=interval).start()
 
     state.startup = (
         Startup(runtime, start=lambda: start_runtime(runtime), on_ready=follow)

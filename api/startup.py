@@ -85,7 +85,7 @@ class Startup:
     def begin(self) -> None:
         """Start building in the background (or just run ``on_ready`` if ready)."""
         if self.ready:
-            self._on_ready()
+            self._hand_over()
             return
         self._thread = threading.Thread(target=self._run, name="facekeep-start", daemon=True)
         self._thread.start()
@@ -104,6 +104,8 @@ class Startup:
             try:
                 self._start()
             except Exception as exc:  # a database or the KEK provider is away: retry
+                if self._stop.is_set():
+                    return  # shutting down: the runtime is being closed under it
                 progress.fail(type(exc).__name__)
                 log.error(
                     "start failed; retrying",
@@ -123,10 +125,14 @@ class Startup:
                     "elapsed_s": progress.as_dict()["elapsed_s"],
                 },
             )
-            with self._handover:
-                if not self._stop.is_set():
-                    self._on_ready()
+            self._hand_over()
             return
+
+    def _hand_over(self) -> None:
+        """Run ``on_ready`` unless stopped (in turn with :meth:`stop`)."""
+        with self._handover:
+            if not self._stop.is_set():
+                self._on_ready()
 
 
 class LoadingGate:

@@ -76,14 +76,15 @@ class Eraser:
         """Revoke everything and destroy the customer's key. Idempotent.
 
         ``register_entry``: the data-subject request this carries out (the guest's own, or
-        one staff carry out), recorded in the register
-        in the transaction that commits the erasure (the one marking the customer
-        ``erasing``, which a restart completes; or, when an erase was already under way,
-        the one marking them ``erased``); not recorded when they were erased already."""
+        one staff carry out), recorded in the register in the transaction from which the
+        erasure is sure to finish: the one marking the customer ``erasing`` (every start
+        finishes an erasure left so, and so does erasing again), or, when an erasure was
+        under way already, the one that takes it over, before the key is destroyed. If
+        the register refuses the entry, nothing is done. Not recorded when the customer
+        was erased already."""
         reason = (reason or "").strip()
         if not reason or len(reason) > 200:
             raise InvalidRequest("a reason (1-200 characters) is required", code="invalid_reason")
-        unrecorded = register_entry  # until the transaction that commits the erasure
         with self._lock:
             now = self._clock()
             with writing(self.store.engine) as conn:
@@ -92,11 +93,10 @@ class Eraser:
                     raise CustomerNotFound(customer_id)
                 if row.status == ERASED:
                     return self._erasure_of(row, already=True)
+                if register_entry is not None:
+                    # Before erase.begin, which erase.complete and its receipt follow.
+                    register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
                 if row.status == ACTIVE:
-                    if register_entry is not None:
-                        # Before erase.begin, which erase.complete and its receipt follow.
-                        register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
-                        unrecorded = None
                     self.store.revoke(conn, customer_id, None, "erasure", now)
                     self.store.update_customer(
                         conn,
@@ -115,7 +115,7 @@ class Eraser:
                     )
             self.loader.forget(customer_id)
             self._fault("erase.after_begin")
-            return self._finish(customer_id, actor, unrecorded)
+            return self._finish(customer_id, actor)
 
     def recover(self) -> list[Erasure]:
         """Discard keys of interrupted enrolments; complete every interrupted erase."""
@@ -128,9 +128,7 @@ class Eraser:
                 done.append(self._finish(customer_id, SYSTEM))
         return done
 
-    def _finish(
-        self, customer_id: str, actor: Actor, register_entry: RegisterEntry | None = None
-    ) -> Erasure:
+    def _finish(self, customer_id: str, actor: Actor) -> Erasure:
         try:
             destruction = self.keys.destroy(customer_id, reason="erasure")
             key_ids: tuple[str, ...] = (destruction.record.key_id,)
@@ -171,8 +169,6 @@ class Eraser:
                 log_index=seq,
                 actor=actor,
             )
-            if register_entry is not None:  # after the receipt, which follows erase.complete
-                register_entry.record(conn, customer_id=customer_id, actor=actor, now=now)
         sign_head_after_change(self.audit)
         return Erasure(
             customer_id, key_ids, commitments, epoch, row.erase_reason, now, False, seq, receipt

@@ -5,10 +5,12 @@ everything held about the customer. A correction needs new photos, so staff say 
 did.
 
 Where a vault action carries a request out, the request is completed by that action, in
-its transaction (:class:`vault.requests.Completion`): the register never lists a request
-completed whose action did not happen, nor an action done whose request is still open.
-Requests made on the guest's own page are recorded already completed the same way
-(:class:`vault.requests.SelfService`)."""
+its transaction (:class:`vault.requests.Completion`): a withdrawal, objection or
+restriction and its completion commit together or not at all; an erasure completes its
+request in the transaction from which the erasure is sure to finish (the customer marked
+``erasing``), and if the key's destruction then fails, carrying the request out again
+finishes it. Requests made on the guest's own page are recorded already completed the
+same way (:class:`vault.requests.SelfService`)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from typing import Any
 
 from api.runtime import Runtime
 from api.views import customer_json, erasure_json, match_history, revocations
-from vault import Actor, CustomerErased, InvalidRequest
-from vault.requests import PENDING, RequestClosed, RequestRegister, SubjectRequest
+from vault import Actor, CustomerErased, CustomerNotFound, InvalidRequest
+from vault.requests import COMPLETED, PENDING, RequestClosed, RequestRegister, SubjectRequest
 
 ERASURE_REASON = "data-subject request"
 ALREADY_ERASED = "nothing left to do: the customer's data was already erased"
@@ -32,11 +34,18 @@ def carry_out(
     customer_id: str | None = None,
     outcome: str | None = None,
 ) -> tuple[SubjectRequest, dict[str, Any]]:
-    """Do what a request asks (where facekeep can), then mark it completed with what was
-    done. Returns the closed request and the result (for an access request: the data)."""
+    """Do what a request asks (where facekeep can) and mark it completed with what was
+    done, in the action's transaction where there is one. Returns the closed request and
+    the result (for an access request: the data). A completed erasure whose customer is
+    still ``erasing`` (the key's destruction failed) is finished; any other closed request
+    raises :class:`RequestClosed`."""
     request = register.get(request_id)
     if request.status not in PENDING:
-        raise RequestClosed(request_id, request.status)
+        unfinished = _unfinished_erasure(runtime, request)
+        if unfinished is None:
+            raise RequestClosed(request_id, request.status)
+        erased = runtime.vault.erase(unfinished, reason=ERASURE_REASON, actor=actor)
+        return request, erasure_json(erased)
     customer = customer_id or request.customer_id
     if customer is None:
         raise InvalidRequest(
@@ -69,9 +78,11 @@ def carry_out(
         done = "erased: data key destroyed (crypto-shred)"
         entry = register.completion(request_id, outcome=_outcome(done, outcome))
         erased = vault.erase(customer, reason=ERASURE_REASON, actor=actor, register_entry=entry)
-        if not erased.already_erased:
-            return register.get(request_id), erasure_json(erased)
-        result = erasure_json(erased)  # erased before: the register entry is written below
+        result = erasure_json(erased)
+        recorded = register.get(request_id)
+        if recorded.status == COMPLETED:  # with the erasure
+            return recorded, result
+        done = ALREADY_ERASED  # erased before this request: nothing was recorded
     elif request.kind == "access":
         try:
             result = customer_json(vault.show(customer), vault.now())
@@ -87,6 +98,18 @@ def carry_out(
         request_id, outcome=_outcome(done, outcome), actor=actor, customer_id=customer
     )
     return closed, result
+
+
+def _unfinished_erasure(runtime: Runtime, request: SubjectRequest) -> str | None:
+    """The customer of a completed erasure request who is still ``erasing`` (None when
+    there is none)."""
+    if request.kind != "erasure" or request.status != COMPLETED or request.customer_id is None:
+        return None
+    try:
+        view = runtime.vault.show(request.customer_id)
+    except CustomerNotFound:
+        return None
+    return request.customer_id if view.status == "erasing" else None
 
 
 def _outcome(done: str, said: str | None) -> str:

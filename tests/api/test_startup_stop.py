@@ -79,3 +79,14 @@ def test_an_app_entered_twice_leaves_no_follower_running(tmp_path: Path) -> None
             assert second.get("/readyz").status_code == 200
             assert len(followers()) == 1
     assert followers() == []
+
+
+def test_a_ready_start_stopped_before_it_begins_does_not_hand_over(runtime: Any) -> None:
+    handed_over: list[str] = []
+    startup = Startup.already_started(runtime, on_ready=lambda: handed_over.append("ready"))
+    startup.stop()
+    startup.begin()
+    assert handed_over == []
+    again = Startup.already_started(runtime, on_ready=lambda: handed_over.append("ready"))
+    again.begin()
+    assert handed_over == ["ready"]

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import credentials
 from api.app import create_app
-from api.compliance.requests import carry_out
+from api.compliance.requests import ALREADY_ERASED, carry_out
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
@@ -137,39 +137,41 @@ def site(tmp_path: Path) -> Iterator[Site]:
         yield Site(client, app.state.facekeep.runtime, customer, code)
 
 
-def refuse_register(engine: Engine, change: str = "INSERT") -> None:
+def refuse_register(
+    engine: Engine, change: str = "INSERT", table: str = "subject_requests"
+) -> None:
     """Make the database refuse every new register entry (``INSERT``) or every change to
-    one (``UPDATE``): a trigger that raises."""
+    one (``UPDATE``), or such changes to another ``table``: a trigger that raises."""
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(
                 text(
-                    f"CREATE TRIGGER refuse_request BEFORE {change} ON subject_requests "
+                    f"CREATE TRIGGER refuse_change BEFORE {change} ON {table} "
                     "BEGIN SELECT RAISE(ABORT, 'the register refuses'); END"
                 )
             )
         else:
             conn.execute(
                 text(
-                    "CREATE FUNCTION refuse_request() RETURNS trigger LANGUAGE plpgsql AS "
+                    "CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS "
                     "$$ BEGIN RAISE EXCEPTION 'the register refuses'; END $$"
                 )
             )
             conn.execute(
                 text(
-                    f"CREATE TRIGGER refuse_request BEFORE {change} ON subject_requests "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_request()"
+                    f"CREATE TRIGGER refuse_change BEFORE {change} ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_change()"
                 )
             )
 
 
-def accept_register(engine: Engine) -> None:
+def accept_register(engine: Engine, table: str = "subject_requests") -> None:
     """Drop the trigger of :func:`refuse_register`."""
     with engine.begin() as conn:
-        on = "" if conn.dialect.name == "sqlite" else " ON subject_requests"
-        conn.execute(text(f"DROP TRIGGER refuse_request{on}"))
+        on = "" if conn.dialect.name == "sqlite" else f" ON {table}"
+        conn.execute(text(f"DROP TRIGGER refuse_change{on}"))
         if conn.dialect.name != "sqlite":
-            conn.execute(text("DROP FUNCTION refuse_request()"))
+            conn.execute(text("DROP FUNCTION refuse_change()"))
 
 
 Action = Callable[[Site], httpx.Response]
@@ -286,9 +288,10 @@ def test_a_crash_right_after_the_action_commits_keeps_its_register_entry(
         assert revoked == {"checkin"} and entry.outcome == "withdrawn: checkin"
 
 
-def test_an_erasure_already_under_way_is_recorded_when_it_completes(site: Site) -> None:
+def test_an_erasure_already_under_way_is_recorded_when_it_is_taken_over(site: Site) -> None:
     """A customer left ``erasing`` (a crash after the erasure began) and erased now: the
-    entry is written in the transaction that marks them erased, after its receipt."""
+    entry is written in the transaction that takes the erasure over, before the key is
+    destroyed and erase.complete and its receipt are written."""
     with site.engine.begin() as conn:
         conn.execute(
             text("UPDATE customers SET status = 'erasing' WHERE customer_id = :c"),
@@ -303,10 +306,10 @@ def test_an_erasure_already_under_way_is_recorded_when_it_completes(site: Site) 
     [entry] = after["register"]
     assert (entry.kind, entry.status, entry.outcome) == ("erasure", "completed", ERASED)
     assert after["events"][-4:] == [
-        "erase.complete",
-        "receipt.destruction",
         "request.open",
         "request.complete",
+        "erase.complete",
+        "receipt.destruction",
     ]
 
 
@@ -323,7 +326,7 @@ STAFF_KINDS = {
 
 
 def _staff_request(site: Site, kind: str) -> str:
-    purpose, _, _ = STAFF_KINDS[kind]
+    purpose = STAFF_KINDS[kind][0] if kind in STAFF_KINDS else None
     opened = RequestRegister(site.engine).open(
         kind=kind, channel="counter", actor=DESK, customer_id=site.customer, purpose=purpose
     )
@@ -385,3 +388,63 @@ def test_a_request_of_another_customer_is_refused_before_anything_is_done(site: 
         carry_out(site.runtime, register, opened.request_id, actor=DESK, customer_id=site.customer)
     assert site.state() == before
     assert register.get(opened.request_id).status == "open"
+
+
+def test_an_erasure_whose_key_is_not_destroyed_is_finished_by_carrying_it_out_again(
+    site: Site,
+) -> None:
+    """The request is completed with the erasure's first transaction (from there the
+    erasure is sure to finish); if the key's destruction then fails, the customer is left
+    ``erasing`` and carrying the request out again finishes it, instead of answering that
+    the request is closed."""
+    request_id = _staff_request(site, "erasure")
+    register = RequestRegister(site.engine)
+    keys_engine = site.runtime.keys.engine
+    refuse_register(keys_engine, "DELETE", table="wrapped_keys")  # the key store refuses
+    with pytest.raises(DBAPIError, match="the register refuses"):
+        carry_out(site.runtime, register, request_id, actor=DESK)
+    left = site.state()
+    assert (left["status"], left["key_state"]) == ("erasing", "active")
+    assert register.get(request_id).status == "completed"
+    assert "erase.begin" in left["events"] and "erase.complete" not in left["events"]
+    accept_register(keys_engine, table="wrapped_keys")
+
+    closed, result = carry_out(site.runtime, register, request_id, actor=DESK)
+    assert closed.status == "completed" and result["erased"] is True
+    after = site.state()
+    assert (after["status"], after["key_state"]) == ("erased", "destroyed")
+    assert after["events"].count("request.complete") == 1
+    with pytest.raises(RequestClosed):  # now there is nothing left to finish
+        carry_out(site.runtime, register, request_id, actor=DESK)
+
+
+def test_an_erasure_under_way_is_completed_with_the_transaction_that_takes_it_over(
+    site: Site,
+) -> None:
+    request_id = _staff_request(site, "erasure")
+    with site.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE customers SET status = 'erasing' WHERE customer_id = :c"),
+            {"c": site.customer},
+        )
+    before = site.state()
+    closed, result = carry_out(site.runtime, RequestRegister(site.engine), request_id, actor=DESK)
+    assert (closed.status, closed.outcome) == ("completed", ERASED)
+    assert result["erased"] is True and result["already_erased"] is False
+    after = site.state()
+    assert (after["status"], after["key_state"]) == ("erased", "destroyed")
+    new = after["events"][len(before["events"]) :]
+    assert new == ["request.complete", "erase.complete", "receipt.destruction"]
+
+
+@pytest.mark.parametrize("kind", ["withdrawal", "restriction", "erasure"])
+def test_a_request_for_a_customer_erased_before_is_completed_with_nothing_to_do(
+    site: Site, kind: str
+) -> None:
+    request_id = _staff_request(site, kind)
+    site.runtime.vault.erase(site.customer, reason="earlier request", actor=SYSTEM)
+    before = site.state()
+    closed, _ = carry_out(site.runtime, RequestRegister(site.engine), request_id, actor=DESK)
+    assert (closed.status, closed.outcome) == ("completed", ALREADY_ERASED)
+    after = site.state()
+    assert after["events"][len(before["events"]) :] == ["request.complete"]
