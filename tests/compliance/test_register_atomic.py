@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 
 from api import credentials
@@ -32,10 +33,12 @@ from api.compliance.requests import ALREADY_ERASED, carry_out
 from api.operations import enroll_vectors
 from api.runtime import init_data_dir, open_runtime
 from api.settings import Settings
-from tests.support import launch_server
+from tests.support import launch_server, wait_until
 from tests.support.consents import consent_request
 from tests.support.faces import FakeEmbedder
 from vault import SYSTEM, Actor, ConsentRequest, InvalidRequest, read_events
+from vault.audit import AUDIT_LOCK
+from vault.models import subject_requests
 from vault.requests import RequestClosed, RequestRegister
 
 with warnings.catch_warnings():
@@ -448,3 +451,48 @@ def test_a_request_for_a_customer_erased_before_is_completed_with_nothing_to_do(
     assert (closed.status, closed.outcome) == ("completed", ALREADY_ERASED)
     after = site.state()
     assert after["events"][len(before["events"]) :] == ["request.complete"]
+
+
+@pytest.mark.skipif(
+    os.environ.get("FACEKEEP_TEST_ENGINE", "sqlite") != "postgresql",
+    reason="SQLite runs one writer at a time: there is no lock order to get wrong",
+)
+def test_closing_a_request_takes_the_audit_lock_before_the_request_row(site: Site) -> None:
+    """A vault action appends its audit event (taking the audit log's lock), then
+    completes its request (taking the request's row). Staff acknowledging the same request
+    meanwhile must take the locks in the same order, or PostgreSQL finds a deadlock and
+    aborts one of them."""
+    register = RequestRegister(site.engine)
+    request_id = _staff_request(site, "withdrawal")
+    acknowledged: list[Any] = []
+
+    def waiting_for_the_audit_lock() -> bool:
+        with site.engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event = 'advisory' AND pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+            )
+
+    with site.engine.connect() as action:
+        transaction = action.begin()
+        action.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": AUDIT_LOCK})
+        staff = threading.Thread(
+            target=lambda: acknowledged.append(register.acknowledge(request_id, actor=DESK))
+        )
+        staff.start()
+        wait_until(waiting_for_the_audit_lock, "the acknowledgement waits for the audit lock")
+        # The action now takes the request's row: free, since the other waits before it.
+        action.execute(text("SET LOCAL lock_timeout = '10s'"))
+        row = action.execute(
+            select(subject_requests)
+            .where(subject_requests.c.request_id == request_id)
+            .with_for_update()
+        ).first()
+        assert row is not None and row.status == "open"
+        transaction.commit()
+    staff.join(30)
+    assert [r.status for r in acknowledged] == ["acknowledged"]
