@@ -138,6 +138,31 @@ def test_staff_record_and_carry_out_requests(svc: Any, face_embedding: Any, prob
     assert r.json()["status"] == "refused"
 
 
+def test_a_request_naming_another_customer_is_refused_and_nothing_is_done(
+    svc: Any, face_embedding: Any, problem: Any
+) -> None:
+    guest = svc.enrol_vectors([face_embedding("obama_1")], venues=("hoa-sen-1",))
+    other = svc.enrol_vectors([face_embedding("biden_1")], venues=("hoa-sen-1",))
+    admin = svc.admin.headers
+    opened = svc.client.post(
+        "/v1/requests",
+        json={"kind": "erasure", "channel": "letter", "customer": other.id},
+        headers=admin,
+    ).json()
+    before = svc.events()
+    url = f"/v1/requests/{opened['request']}/complete"
+    r = svc.client.post(url, json={"customer": guest.id}, headers=admin)
+    assert "another customer" in problem(r, 422, "invalid_customer")["detail"]
+    assert svc.events() == before  # nobody was erased, nothing was recorded
+    for customer in (guest, other):
+        view = svc.client.get(f"/v1/customers/{customer.id}", headers=admin).json()
+        assert view["status"] == "active"
+    listed = svc.client.get("/v1/requests", params={"customer": other.id}, headers=admin).json()
+    assert [(r["request"], r["status"]) for r in listed["requests"]] == [
+        (opened["request"], "open")
+    ]
+
+
 def test_the_breach_register_over_http(svc: Any, face_embedding: Any, problem: Any) -> None:
     guest = svc.enrol_vectors([face_embedding("obama_1")], venues=("hoa-sen-1",))
     svc.enrol_vectors([face_embedding("biden_1")], venues=("elsewhere",))
